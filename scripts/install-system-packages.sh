@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install the servers leaklab runs natively, from the system's packages, only when missing.
+# leaklab starts its own copies on 127.0.0.1 in its run directory, so the packaged
+# services are neither needed nor started here.
+set -euo pipefail
+
+# command -> Debian package
+declare -A DEBIAN=(
+  [initdb]=postgresql
+  [redis-server]=redis-server
+  [prometheus]=prometheus
+  [promtool]=prometheus
+)
+BREW="brew install postgresql@15 redis prometheus"
+
+have() {
+  case "$1" in
+    initdb) command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+missing=()
+for cmd in "${!DEBIAN[@]}"; do
+  have "$cmd" || missing+=("$cmd")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+packages=$(for cmd in "${missing[@]}"; do echo "${DEBIAN[$cmd]}"; done | sort -u | tr '\n' ' ')
+echo "leaklab: missing ${missing[*]}; installing: $packages"
+
+if [ -n "${LEAKLAB_NO_SYSTEM_INSTALL:-}" ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "leaklab: cannot install them here. Install them, then run the command again:" >&2
+  echo "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install --no-install-recommends $packages" >&2
+  echo "  macOS:         $BREW" >&2
+  exit 2
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "leaklab: installing $packages needs root; run: sudo apt-get install $packages" >&2
+    exit 2
+  fi
+fi
+
+# Keep apt from starting the packaged services (they would take ports such as 9090);
+# leaklab runs its own servers. An existing policy is left as it is.
+policy=/usr/sbin/policy-rc.d
+added_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  added_policy=1
+fi
+cleanup() { [ -n "$added_policy" ] && $SUDO rm -f "$policy"; return 0; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $packages

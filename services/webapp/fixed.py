@@ -1,0 +1,65 @@
+"""The fixed strategies: what the talk's second slide shows."""
+
+from __future__ import annotations
+
+import redis
+from psycopg2.extensions import connection
+from psycopg2.pool import ThreadedConnectionPool
+
+from webapp.resources import redis_pool_connections
+
+
+class PooledConnections:
+    """A bounded pool; every connection goes back in `release`."""
+
+    def __init__(self, dsn: str, name: str, max_connections: int) -> None:
+        self._max = max_connections
+        self._pool = ThreadedConnectionPool(0, max_connections, dsn, application_name=name,
+                                            connect_timeout=5)  # FIX: bounded, shared
+        # psycopg2 closes returned connections above minconn; 0 at start keeps the first
+        # connect lazy (after the fork, at the first request), then up to max stay open.
+        self._pool.minconn = max_connections
+
+    def acquire(self) -> connection:
+        return self._pool.getconn()
+
+    def release(self, conn: connection) -> None:
+        self._pool.putconn(conn, close=bool(conn.closed))  # FIX: back to the pool, even after an error
+
+    def open_connections(self) -> int:
+        return len(self._pool._pool) + len(self._pool._used)
+
+    def pool_max(self) -> int:
+        return self._max
+
+    def in_use(self) -> int:
+        return len(self._pool._used)
+
+    def reset(self) -> int:
+        return 0  # nothing leaked, nothing to release
+
+
+class SharedClient:
+    """One Redis client for the whole worker, on a bounded connection pool."""
+
+    def __init__(self, url: str, name: str, max_connections: int) -> None:
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5, client_name=name
+        )
+        self._client = redis.Redis(connection_pool=pool)  # FIX: one client, one bounded pool
+
+    def client(self) -> redis.Redis:
+        return self._client
+
+    def open_connections(self) -> int:
+        return redis_pool_connections(self._client.connection_pool)
+
+    def pools(self) -> int:
+        return 1
+
+    def reset(self) -> int:
+        return 0  # nothing leaked, nothing to release
+
+
+Database = PooledConnections
+Cache = SharedClient

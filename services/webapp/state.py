@@ -1,0 +1,98 @@
+"""The per-worker holder of the chosen strategies, their gauges and cross-worker reset."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from webapp import metrics
+from webapp.resources import Cache, Database
+
+RESET_SIGNAL = signal.SIGUSR2
+
+
+@dataclass
+class Resources:
+    """What one worker holds; lives in `app.extensions["leaklab"]`."""
+
+    db: Database
+    cache: Cache
+    multiproc_dir: str | None
+    master_pid: int | None = None
+    _active_requests: int = 0
+    _reset_pending: bool = field(default=False)
+
+    def publish(self) -> None:
+        """Copy this worker's figures into the contract's gauges."""
+        metrics.DB_OPEN.set(self.db.open_connections())
+        metrics.DB_POOL_MAX.set(self.db.pool_max())
+        metrics.DB_POOL_IN_USE.set(self.db.in_use())
+        metrics.REDIS_OPEN.set(self.cache.open_connections())
+        metrics.REDIS_POOLS.set(self.cache.pools())
+
+    def request_started(self) -> None:
+        self._active_requests += 1
+
+    def request_finished(self) -> None:
+        self._active_requests -= 1
+        if self._reset_pending and self._active_requests == 0:
+            self.release_all()
+        else:
+            self.publish()
+
+    def release_all(self) -> dict[str, int]:
+        """Close everything this worker's strategies hold; return how much."""
+        self._reset_pending = False
+        released = {"database": self.db.reset(), "redis": self.cache.reset()}
+        self.publish()
+        return released
+
+    def on_reset_signal(self, signum: int, frame: object) -> None:
+        """A sibling worker asked for a reset: do it now, or after the running request."""
+        if self._active_requests:
+            self._reset_pending = True
+        else:
+            self.release_all()
+
+    def siblings(self) -> list[int]:
+        if self.master_pid is None:
+            return []
+        try:
+            children = psutil.Process(self.master_pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        return [p.pid for p in children if p.pid != os.getpid()]
+
+    def reset_everywhere(self, timeout: float = 3.0) -> dict[str, object]:
+        """Release here, signal the other workers, and wait until the totals drop."""
+        before = self._totals()
+        released_here = self.release_all()
+        siblings = self.siblings()
+        for pid in siblings:
+            try:
+                os.kill(pid, RESET_SIGNAL)
+            except ProcessLookupError:
+                continue
+        after = self._totals()
+        deadline = time.monotonic() + timeout
+        while self.multiproc_dir and any(after.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            after = self._totals()
+        if not self.multiproc_dir:
+            before, after = released_here, dict.fromkeys(released_here, 0)
+        return {
+            "released": {k: int(before[k] - after[k]) for k in before},
+            "still_open": {k: int(v) for k, v in after.items()},
+            "workers": len(siblings) + 1,
+        }
+
+    def _totals(self) -> dict[str, int]:
+        if not self.multiproc_dir:
+            return {"database": self.db.open_connections(), "redis": self.cache.open_connections()}
+        names = {"database": "leaklab_db_connections_open", "redis": "leaklab_redis_connections_open"}
+        totals = metrics.multiprocess_totals(self.multiproc_dir, names.values())
+        return {k: int(totals[name]) for k, name in names.items()}

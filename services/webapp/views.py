@@ -1,0 +1,143 @@
+"""The endpoints. They never know which variant runs: they call the strategies."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import re
+from typing import Any
+
+import psycopg2
+import redis
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
+
+from webapp import metrics
+from webapp.resources import ResourceExhausted, ensure_fd_headroom, pg_connect, translate_limits
+from webapp.schema import PRODUCTS
+from webapp.state import Resources
+
+bp = Blueprint("webapp", __name__)
+_KEY = re.compile(r"[A-Za-z0-9_:.-]{1,64}")
+
+
+def _resources() -> Resources:
+    resources: Resources = current_app.extensions["leaklab"]
+    return resources
+
+
+def _product_id() -> int:
+    raw = request.args.get("id")
+    if raw is None:
+        return random.randint(1, PRODUCTS)
+    if not raw.isdigit() or not 1 <= int(raw) <= PRODUCTS:
+        raise BadRequest(f"id must be a whole number from 1 to {PRODUCTS}, got {raw!r}")
+    return int(raw)
+
+
+def _cache_key() -> str:
+    raw = request.args.get("key")
+    if raw is None:
+        return f"product:{random.randint(1, PRODUCTS)}"
+    if not _KEY.fullmatch(raw):
+        raise BadRequest("key must be 1-64 characters of letters, digits and _ : . -")
+    return raw
+
+
+@bp.get("/api/database")
+def database() -> Response:
+    """Look one product up in PostgreSQL."""
+    product_id = _product_id()
+    resources = _resources()
+    ensure_fd_headroom(current_app.config["FD_HEADROOM"])
+    with translate_limits():
+        conn = resources.db.acquire()
+    g.db_conn = conn
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, name, price_cents FROM products WHERE id = %s", (product_id,))
+        row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"no product {product_id}")
+    return jsonify(id=row[0], name=row[1], price_cents=row[2])
+
+
+@bp.get("/api/redis")
+def cache() -> Response:
+    """Read through the Redis cache: GET, and on a miss compute and SET with a TTL."""
+    key = _cache_key()
+    resources = _resources()
+    ensure_fd_headroom(current_app.config["FD_HEADROOM"])
+    with translate_limits():
+        client = resources.cache.client()
+        cached = client.get(key)
+        hit = cached is not None
+        if cached is None:
+            cached = hashlib.sha256(key.encode()).hexdigest().encode()
+            client.set(key, cached, ex=current_app.config["CACHE_TTL"])
+    return jsonify(key=key, value=cached.decode(), hit=hit)
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Alive: the worker answers."""
+    return jsonify(status="ok", variant=current_app.config["VARIANT"])
+
+
+@bp.get("/ready")
+def ready() -> tuple[Response, int]:
+    """Ready when PostgreSQL and Redis answer, checked on short-lived connections."""
+    checks: dict[str, str] = {}
+    settings = current_app.config["LEAKLAB"]
+    try:
+        conn = pg_connect(settings.database_url, f"{settings.app_name}-ready")
+        conn.close()
+        checks["postgresql"] = "ok"
+    except psycopg2.Error as exc:
+        checks["postgresql"] = str(exc).strip().splitlines()[0]
+    try:
+        with redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2) as client:
+            client.ping()
+            client.connection_pool.disconnect()
+        checks["redis"] = "ok"
+    except redis.RedisError as exc:
+        checks["redis"] = str(exc)
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+
+
+@bp.get("/metrics")
+def metrics_view() -> Response:
+    """Prometheus exposition for every live worker of this app."""
+    resources = _resources()
+    body = metrics.exposition(
+        resources.multiproc_dir,
+        current_app.config["METRICS_REGISTRY"],
+        lambda: resources.master_pid,
+    )
+    return Response(body, mimetype="text/plain; version=0.0.4")
+
+
+@bp.post("/admin/reset")
+def admin_reset() -> Response:
+    """Close and drop everything the app holds, in every worker (token required)."""
+    expected = current_app.config["ADMIN_TOKEN"]
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
+    if not expected:
+        raise Forbidden("admin endpoints are disabled: set LEAKLAB_ADMIN_TOKEN")
+    if not hmac.compare_digest(header.removeprefix("Bearer ").encode(), expected.encode()):
+        raise Forbidden("wrong admin token")
+    return jsonify(_resources().reset_everywhere())
+
+
+def exhausted(exc: ResourceExhausted) -> tuple[Response, int]:
+    body: dict[str, Any] = {"error": f"{exc.resource} exhausted", "resource": exc.resource,
+                            "detail": exc.detail}
+    return jsonify(body), 503
+
+
+def unavailable(exc: Exception) -> tuple[Response, int]:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return jsonify(error="backend unavailable", detail=detail), 503

@@ -1,0 +1,169 @@
+"""The one place that reads leaklab's environment variables.
+
+Every `LEAKLAB_*` variable (and the tool-owned names leaklab relies on, such as
+`WEB_CONCURRENCY` and `PROMETHEUS_MULTIPROC_DIR`) is read here, once, into frozen
+dataclasses. Bad values fail at start-up with the variable named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+VARIANTS = ("leaky", "fixed")
+DEFAULT_PORTS = {"leaky": 8001, "fixed": 8002}
+
+
+class SettingsError(ValueError):
+    """A variable has a value leaklab cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a TCP port (0-65535), got {value}")
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if not re.fullmatch(r"\d+(ms|s|m)", raw):
+        raise SettingsError(f"{name} must be a duration such as 1s or 500ms, got {raw!r}")
+    return raw
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if raw not in choices:
+        allowed = " or ".join(repr(c) for c in choices)
+        raise SettingsError(f"{name} must be {allowed}, got {raw!r}")
+    return raw
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(tuple(f"{s}://" for s in schemes)):
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise SettingsError(f"{name} must be a URL starting with {allowed}, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What one web app (leaky or fixed) needs; read in Gunicorn and `create_app`."""
+
+    variant: str
+    database_url: str
+    redis_url: str
+    app_name: str
+    host: str = "127.0.0.1"
+    port: int = 8001
+    workers: int = 2
+    db_pool_max: int = 10
+    redis_pool_max: int = 10
+    cache_ttl_seconds: int = 30
+    fd_headroom: int = 64
+    worker_nofile: int = 0
+    admin_token: str = ""
+    multiproc_dir: str | None = None
+
+    @property
+    def bind(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AppSettings:
+        variant = _choice(env, "LEAKLAB_VARIANT", VARIANTS, "")
+        database_url = _url(env, "LEAKLAB_DATABASE_URL", ("postgresql", "postgres"))
+        redis_url = _url(env, "LEAKLAB_REDIS_URL", ("redis",))
+        if database_url is None:
+            raise SettingsError("LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)")
+        if redis_url is None:
+            raise SettingsError("LEAKLAB_REDIS_URL is not set (redis://[:password@]host:port/0)")
+        port_var = f"LEAKLAB_{variant.upper()}_PORT"
+        return cls(
+            variant=variant,
+            database_url=database_url,
+            redis_url=redis_url,
+            app_name=env.get("LEAKLAB_APP_NAME", "").strip() or f"leaklab-{variant}",
+            host=env.get("LEAKLAB_HOST", "").strip() or "127.0.0.1",
+            port=_port(env, port_var, DEFAULT_PORTS[variant]),
+            workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
+            db_pool_max=_int(env, "LEAKLAB_DB_POOL_MAX", 10, minimum=1),
+            redis_pool_max=_int(env, "LEAKLAB_REDIS_POOL_MAX", 10, minimum=1),
+            cache_ttl_seconds=_int(env, "LEAKLAB_CACHE_TTL", 30, minimum=1),
+            fd_headroom=_int(env, "LEAKLAB_FD_HEADROOM", 64, minimum=8),
+            worker_nofile=_int(env, "LEAKLAB_WORKER_NOFILE", 0),
+            admin_token=env.get("LEAKLAB_ADMIN_TOKEN", "").strip(),
+            multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+        )
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What the native launcher needs: where state lives, ports, limits, external servers."""
+
+    run_dir: Path
+    host: str = "127.0.0.1"
+    leaky_port: int = 8001
+    fixed_port: int = 8002
+    prometheus_port: int = 9090
+    postgres_port: int = 0
+    redis_port: int = 0
+    workers: int = 2
+    db_pool_max: int = 10
+    redis_pool_max: int = 10
+    pg_max_connections: int = 100
+    redis_maxclients: int = 10000
+    worker_nofile: int = 0
+    scrape_interval: str = "1s"
+    postgres_os_user: str = ""
+    database_url: str | None = None
+    redis_url: str | None = None
+    prometheus_url: str | None = None
+    admin_token: str = ""
+
+    def app_port(self, variant: str) -> int:
+        return self.leaky_port if variant == "leaky" else self.fixed_port
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], run_dir: Path | None = None) -> StackSettings:
+        raw_dir = env.get("LEAKLAB_RUN_DIR", "").strip()
+        return cls(
+            run_dir=(run_dir or Path(raw_dir or ".run")).absolute(),
+            host=env.get("LEAKLAB_HOST", "").strip() or "127.0.0.1",
+            leaky_port=_port(env, "LEAKLAB_LEAKY_PORT", 8001),
+            fixed_port=_port(env, "LEAKLAB_FIXED_PORT", 8002),
+            prometheus_port=_port(env, "LEAKLAB_PROMETHEUS_PORT", 9090),
+            postgres_port=_port(env, "LEAKLAB_POSTGRES_PORT", 0),
+            redis_port=_port(env, "LEAKLAB_REDIS_PORT", 0),
+            workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
+            db_pool_max=_int(env, "LEAKLAB_DB_POOL_MAX", 10, minimum=1),
+            redis_pool_max=_int(env, "LEAKLAB_REDIS_POOL_MAX", 10, minimum=1),
+            pg_max_connections=_int(env, "LEAKLAB_PG_MAX_CONNECTIONS", 100, minimum=10),
+            redis_maxclients=_int(env, "LEAKLAB_REDIS_MAXCLIENTS", 10000, minimum=10),
+            worker_nofile=_int(env, "LEAKLAB_WORKER_NOFILE", 0),
+            scrape_interval=_duration(env, "LEAKLAB_SCRAPE_INTERVAL", "1s"),
+            postgres_os_user=env.get("LEAKLAB_POSTGRES_OS_USER", "").strip(),
+            database_url=_url(env, "LEAKLAB_DATABASE_URL", ("postgresql", "postgres")),
+            redis_url=_url(env, "LEAKLAB_REDIS_URL", ("redis",)),
+            prometheus_url=_url(env, "LEAKLAB_PROMETHEUS_URL", ("http", "https")),
+            admin_token=env.get("LEAKLAB_ADMIN_TOKEN", "").strip(),
+        )

@@ -1,0 +1,57 @@
+"""Both variants of the web app under Gunicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from leaklab.paths import GUNICORN_CONF
+from leaklab.settings import StackSettings
+from leaklab.stack.process import start
+
+
+def app_env(variant: str, settings: StackSettings, database_url: str, redis_url: str,
+            multiproc_dir: Path, admin_token: str) -> dict[str, str]:
+    """The environment one variant's Gunicorn runs with."""
+    env = {k: v for k, v in os.environ.items() if k != "PORT"}
+    env.update(
+        LEAKLAB_VARIANT=variant,
+        LEAKLAB_HOST=settings.host,
+        LEAKLAB_DATABASE_URL=database_url,
+        LEAKLAB_REDIS_URL=redis_url,
+        LEAKLAB_ADMIN_TOKEN=admin_token,
+        LEAKLAB_DB_POOL_MAX=str(settings.db_pool_max),
+        LEAKLAB_REDIS_POOL_MAX=str(settings.redis_pool_max),
+        LEAKLAB_WORKER_NOFILE=str(settings.worker_nofile),
+        WEB_CONCURRENCY=str(settings.workers),
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir),
+        **{f"LEAKLAB_{variant.upper()}_PORT": str(settings.app_port(variant))},
+    )
+    return env
+
+
+def fresh_multiproc_dir(run_dir: Path, variant: str) -> Path:
+    """Wipe and create the app's multiprocess directory before Gunicorn starts."""
+    path = run_dir / "metrics" / variant
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def start_app(run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    variant = env["LEAKLAB_VARIANT"]
+    return start(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+        run_dir / "logs" / f"{variant}.log",
+        env=env,
+        cwd=GUNICORN_CONF.parent,
+    )
+
+
+def is_ready(url: str) -> bool:
+    return requests.get(f"{url}/ready", timeout=3).status_code == 200
