@@ -24,9 +24,20 @@ missing=()
 for cmd in "${!DEBIAN[@]}"; do
   have "$cmd" || missing+=("$cmd")
 done
+extra=""
+# Debian splits venv support out of python3: `make` needs it to create .venv.
+if ! "${PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=("python3-venv"); extra="python3-venv"
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-packages=$(for cmd in "${missing[@]}"; do echo "${DEBIAN[$cmd]}"; done | sort -u | tr '\n' ' ')
+packages=$(
+  for cmd in "${missing[@]}"; do
+    if [ -n "${DEBIAN[$cmd]:-}" ]; then echo "${DEBIAN[$cmd]}"; fi
+  done
+  if [ -n "$extra" ]; then echo "$extra"; fi
+)
+packages=$(echo "$packages" | sort -u | tr '\n' ' ')
 echo "leaklab: missing ${missing[*]}; installing: $packages"
 
 if [ -n "${LEAKLAB_NO_SYSTEM_INSTALL:-}" ] || ! command -v apt-get >/dev/null 2>&1; then

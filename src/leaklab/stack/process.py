@@ -14,6 +14,11 @@ from pathlib import Path
 import psutil
 
 
+# Servers we started from this process. Holding them keeps Popen from warning that a
+# server is "still running" when the launcher hands it over and lets go of it.
+_started: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class StackError(RuntimeError):
     """A server could not be started or stopped; the message says what to do."""
 
@@ -63,7 +68,7 @@ def start(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         try:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -77,6 +82,8 @@ def start(
             )
         except FileNotFoundError as exc:
             raise StackError(f"cannot run {argv[0]}: not found") from exc
+    _started[proc.pid] = proc
+    return proc
 
 
 def wait_until_ready(
@@ -150,6 +157,10 @@ def stop(pid: int, started: float, sig: int = signal.SIGTERM, timeout: float = 1
 
 def _reap(pid: int) -> None:
     """Collect our own exited child so it does not linger as a zombie."""
+    proc = _started.pop(pid, None)
+    if proc is not None:
+        proc.poll()
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

@@ -1,0 +1,55 @@
+# leaklab: the user's verbs. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-packages demo up status down test lint unit integration e2e clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+system-packages: ## Install PostgreSQL, Redis and Prometheus from the system's packages, if missing
+	@bash scripts/install-system-packages.sh
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: system-packages $(STAMP) ## Create .venv with the pinned Python packages (and the servers)
+
+demo: install ## Start the native stack, send a burst to both apps, show what leaked
+	$(BIN)/leaklab demo
+
+up: install ## Start PostgreSQL, Redis, both apps and Prometheus on 127.0.0.1
+	$(BIN)/leaklab up
+
+status: install ## Show what runs where and whether it is healthy
+	$(BIN)/leaklab status
+
+down: install ## Stop the native stack (logs stay in .run/logs)
+	$(BIN)/leaklab down
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check src services tests
+	$(BIN)/ruff format --check src services tests
+	$(BIN)/mypy
+
+test: lint ## The whole suite against real servers (what CI runs)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install ## Only the fast tests
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: install ## Real PostgreSQL, Redis, Gunicorn
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+e2e: install ## The whole native stack through the leaklab command
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+clean: ## Remove the venv and caches (stop the stack first: make down)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

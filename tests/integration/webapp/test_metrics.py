@@ -1,0 +1,99 @@
+"""The metric contract under real Gunicorn with two workers."""
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+import requests
+
+from leaklab.burst import burst
+from leaklab.measure import holdings, scrape
+from leaklab.stack import NativeStack
+from leaklab.stack.state import RunState
+
+CONTRACT = {
+    "leaklab_db_connections_open",
+    "leaklab_db_pool_max",
+    "leaklab_db_pool_in_use",
+    "leaklab_redis_connections_open",
+    "leaklab_redis_pools",
+}
+
+
+def _exposition(url: str) -> str:
+    return requests.get(f"{url}/metrics", timeout=5).text
+
+
+@pytest.mark.parametrize("variant", ["leaky", "fixed"])
+def test_every_contract_metric_is_exported(state: RunState, variant: str) -> None:
+    burst(state.url(variant), 3)
+    gauges, rss = scrape(state.url(variant))
+    assert CONTRACT <= set(gauges)
+    assert len(rss) == 2 and all(v > 10 * 2**20 for v in rss.values())
+    text = _exposition(state.url(variant))
+    for name in ("leaklab_worker_open_fds", "leaklab_worker_threads",
+                 "flask_http_request_duration_seconds_bucket", "flask_http_request_total"):
+        assert f"\n{name}{{" in text
+    assert 'path="/api/database"' in text
+
+
+def test_app_side_counts_equal_the_server_side_truth(state: RunState) -> None:
+    burst(state.url("leaky"), 25)
+    held = holdings(state, "leaky")
+    assert held.app_metrics["leaklab_db_connections_open"] == held.db_server
+    assert held.app_metrics["leaklab_redis_connections_open"] == held.redis_server
+    assert held.app_metrics["leaklab_redis_pools"] >= 25
+
+
+def test_fixed_reports_its_pool_bound(stack: NativeStack, state: RunState) -> None:
+    burst(state.url("fixed"), 10)
+    gauges, _ = scrape(state.url("fixed"))
+    assert gauges["leaklab_db_pool_max"] == stack.settings.db_pool_max * stack.settings.workers
+    assert 1 <= gauges["leaklab_db_connections_open"] <= gauges["leaklab_db_pool_max"]
+    assert gauges["leaklab_db_pool_in_use"] == 0  # every connection went back
+
+
+def _worker_pids(master: int) -> set[int]:
+    return {p.pid for p in psutil.Process(master).children()}
+
+
+def test_a_killed_worker_disappears_and_its_replacement_appears(
+    stack: NativeStack, state: RunState
+) -> None:
+    url = state.url("fixed")
+    burst(url, 20)
+    master = state.services["fixed"].pid
+    before = _worker_pids(master)
+    _, rss = scrape(url)
+    assert set(map(int, rss)) == before
+    requests_before = _requests_total(url)
+
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = _worker_pids(master)
+        if victim not in now and len(now) == len(before):
+            break
+        time.sleep(0.1)
+    replacement = now - before
+    assert len(replacement) == 1
+
+    _, rss = scrape(url)  # the very next scrape
+    assert victim not in set(map(int, rss))
+    assert set(map(int, rss)) == now
+
+    multiproc = stack.run_dir / "metrics" / "fixed"
+    assert not list(multiproc.glob(f"*_{victim}.db")), "the dead worker's files were not cleaned"
+    # its requests still count (folded into the archive), so counters never go backwards
+    assert _requests_total(url) >= requests_before
+
+
+def _requests_total(url: str) -> float:
+    total = 0.0
+    for line in _exposition(url).splitlines():
+        if line.startswith("flask_http_request_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -1,0 +1,60 @@
+"""At an external limit the leaky app answers a JSON 503 naming it, and survives a reset."""
+
+import psutil
+import requests
+
+from leaklab.stack import NativeStack
+from leaklab.stack.state import RunState
+
+
+def _workers(stack: NativeStack, variant: str) -> set[int]:
+    return {p.pid for p in psutil.Process(stack.state.services[variant].pid).children()}
+
+
+def _until_503(url: str, limit: int) -> tuple[int, dict[str, str]]:
+    for sent in range(1, limit + 1):
+        response = requests.get(url, timeout=10)
+        if response.status_code == 503:
+            return sent, response.json()
+        assert response.status_code == 200
+    raise AssertionError(f"no 503 after {limit} requests")
+
+
+def test_postgres_max_connections(stack: NativeStack, state: RunState) -> None:
+    workers = _workers(stack, "leaky")
+    limit = stack.settings.pg_max_connections
+    sent, body = _until_503(f"{state.url('leaky')}/api/database", limit + 10)
+    assert sent <= limit
+    assert body["resource"] == "postgresql_max_connections"
+    assert "exhausted" in body["error"]
+
+    # still saturated, still answering, same workers
+    again = requests.get(f"{state.url('leaky')}/api/database", timeout=10)
+    assert again.status_code == 503
+    assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
+    assert _workers(stack, "leaky") == workers
+
+    requests.post(f"{state.url('leaky')}/admin/reset",
+                  headers={"Authorization": f"Bearer {state.admin_token}"}, timeout=10)
+    assert requests.get(f"{state.url('leaky')}/api/database", timeout=10).status_code == 200
+
+
+def test_worker_open_file_limit(stack: NativeStack, state: RunState) -> None:
+    workers = _workers(stack, "leaky")
+    nofile = stack.settings.worker_nofile
+    sent, body = _until_503(f"{state.url('leaky')}/api/redis", 2 * nofile)
+    assert body["resource"] == "worker_open_files"
+    assert str(nofile) in body["detail"]
+    assert _workers(stack, "leaky") == workers
+    for _ in range(5):  # both workers keep answering
+        assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
+
+    requests.post(f"{state.url('leaky')}/admin/reset",
+                  headers={"Authorization": f"Bearer {state.admin_token}"}, timeout=10)
+    assert requests.get(f"{state.url('leaky')}/api/redis", timeout=10).status_code == 200
+
+
+def test_the_fixed_app_never_saturates(stack: NativeStack, state: RunState) -> None:
+    for path in ("/api/database", "/api/redis"):
+        for _ in range(150):
+            assert requests.get(f"{state.url('fixed')}{path}", timeout=10).status_code == 200

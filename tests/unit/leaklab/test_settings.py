@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import pytest
+
+from leaklab.settings import AppSettings, SettingsError, StackSettings
+
+APP_ENV = {
+    "LEAKLAB_VARIANT": "leaky",
+    "LEAKLAB_DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/db",
+    "LEAKLAB_REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_app_defaults_follow_the_design() -> None:
+    settings = AppSettings.from_env(APP_ENV)
+    assert settings.bind == "127.0.0.1:8001"
+    assert settings.app_name == "leaklab-leaky"
+    assert (settings.workers, settings.db_pool_max, settings.redis_pool_max) == (2, 10, 10)
+    fixed = AppSettings.from_env({**APP_ENV, "LEAKLAB_VARIANT": "fixed"})
+    assert fixed.bind == "127.0.0.1:8002"
+
+
+def test_a_bad_variant_names_the_variable_and_the_value() -> None:
+    with pytest.raises(SettingsError, match=r"LEAKLAB_VARIANT must be 'leaky' or 'fixed', got 'leeky'"):
+        AppSettings.from_env({**APP_ENV, "LEAKLAB_VARIANT": "leeky"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LEAKLAB_DB_POOL_MAX", "ten", "LEAKLAB_DB_POOL_MAX must be a whole number"),
+        ("LEAKLAB_DB_POOL_MAX", "0", "LEAKLAB_DB_POOL_MAX must be at least 1"),
+        ("LEAKLAB_LEAKY_PORT", "70000", "LEAKLAB_LEAKY_PORT must be a TCP port"),
+        ("LEAKLAB_REDIS_URL", "http://x", "LEAKLAB_REDIS_URL must be a URL starting with redis://"),
+        ("WEB_CONCURRENCY", "-1", "WEB_CONCURRENCY must be at least 1"),
+    ],
+)
+def test_bad_values_fail_at_start_with_the_variable_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        AppSettings.from_env({**APP_ENV, name: value})
+
+
+def test_the_app_needs_its_servers() -> None:
+    with pytest.raises(SettingsError, match="LEAKLAB_DATABASE_URL is not set"):
+        AppSettings.from_env({"LEAKLAB_VARIANT": "fixed"})
+
+
+def test_stack_defaults_and_external_servers(tmp_path: Path) -> None:
+    settings = StackSettings.from_env({}, tmp_path)
+    assert (settings.leaky_port, settings.fixed_port, settings.prometheus_port) == (8001, 8002, 9090)
+    assert settings.postgres_port == 0 and settings.redis_port == 0  # free ports
+    assert settings.pg_max_connections == 100
+    assert settings.database_url is None
+    external = StackSettings.from_env({"LEAKLAB_REDIS_URL": "redis://127.0.0.1:1/0"}, tmp_path)
+    assert external.redis_url == "redis://127.0.0.1:1/0"
+    with pytest.raises(SettingsError, match="LEAKLAB_SCRAPE_INTERVAL"):
+        StackSettings.from_env({"LEAKLAB_SCRAPE_INTERVAL": "soon"}, tmp_path)
+
+
+def test_the_run_directory_defaults_to_dot_run() -> None:
+    assert StackSettings.from_env({}).run_dir == Path(".run").absolute()
