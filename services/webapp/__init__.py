@@ -6,7 +6,7 @@ import os
 
 import psycopg2
 import redis
-from flask import Flask, Request, g, jsonify
+from flask import Flask, Request, Response, g, jsonify
 from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.exceptions import HTTPException
@@ -25,6 +25,7 @@ _route.__name__ = "path"
 def create_app(settings: AppSettings | None = None) -> Flask:
     """Build the app for one variant; every connection is made lazily, after the fork."""
     from webapp import fixed, leaky, views
+    from webapp.resources import ResourceExhausted
     from webapp.state import Resources
 
     settings = settings or AppSettings.from_env(os.environ)
@@ -68,12 +69,12 @@ def create_app(settings: AppSettings | None = None) -> Flask:
             resources.db.release(conn)
         resources.request_finished()
 
-    app.register_error_handler(views.ResourceExhausted, views.exhausted)
+    app.register_error_handler(ResourceExhausted, views.exhausted)
     app.register_error_handler(psycopg2.Error, views.unavailable)
     app.register_error_handler(redis.RedisError, views.unavailable)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[object, int]:
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
         return jsonify(error=exc.description, status=exc.code), exc.code or 500
 
     return app

@@ -6,7 +6,7 @@ import redis
 from psycopg2.extensions import connection
 from psycopg2.pool import ThreadedConnectionPool
 
-from webapp.resources import redis_pool_connections
+from webapp.resources import pg_pool_connections, redis_pool_connections
 
 
 class PooledConnections:
@@ -14,8 +14,9 @@ class PooledConnections:
 
     def __init__(self, dsn: str, name: str, max_connections: int) -> None:
         self._max = max_connections
-        self._pool = ThreadedConnectionPool(0, max_connections, dsn, application_name=name,
-                                            connect_timeout=5)  # FIX: bounded, shared
+        self._pool = ThreadedConnectionPool(
+            0, max_connections, dsn, application_name=name, connect_timeout=5
+        )  # FIX: bounded, shared
         # psycopg2 closes returned connections above minconn; 0 at start keeps the first
         # connect lazy (after the fork, at the first request), then up to max stay open.
         self._pool.minconn = max_connections
@@ -24,16 +25,18 @@ class PooledConnections:
         return self._pool.getconn()
 
     def release(self, conn: connection) -> None:
-        self._pool.putconn(conn, close=bool(conn.closed))  # FIX: back to the pool, even after an error
+        self._pool.putconn(
+            conn, close=bool(conn.closed)
+        )  # FIX: back to the pool, even after an error
 
     def open_connections(self) -> int:
-        return len(self._pool._pool) + len(self._pool._used)
+        return pg_pool_connections(self._pool)[0]
 
     def pool_max(self) -> int:
         return self._max
 
     def in_use(self) -> int:
-        return len(self._pool._used)
+        return pg_pool_connections(self._pool)[1]
 
     def reset(self) -> int:
         return 0  # nothing leaked, nothing to release

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_lates
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 DB_OPEN = Gauge(
     "leaklab_db_connections_open",
@@ -40,6 +41,11 @@ REDIS_POOLS = Gauge(
     "leaklab_redis_pools",
     "Live redis-py connection pools",
     multiprocess_mode="livesum",
+)
+RESETS = Gauge(
+    "leaklab_worker_resets",
+    "Resets (POST /admin/reset) each live worker has carried out",
+    multiprocess_mode="liveall",
 )
 
 
@@ -107,13 +113,25 @@ def exposition(
     return generate_latest(registry)
 
 
-def multiprocess_totals(multiproc_dir: str, names: Iterable[str]) -> dict[str, float]:
-    """Sum the current values of the named metrics over live workers."""
-    wanted = set(names)
-    totals = dict.fromkeys(wanted, 0.0)
+def _samples(multiproc_dir: str) -> Iterator[Sample]:
     files = [os.path.join(multiproc_dir, f) for f in os.listdir(multiproc_dir)]
     for metric in MultiProcessCollector.merge([f for f in files if f.endswith(".db")]):
-        for sample in metric.samples:
-            if sample.name in wanted:
-                totals[sample.name] += sample.value
+        yield from metric.samples
+
+
+def multiprocess_totals(multiproc_dir: str, names: Iterable[str]) -> dict[str, float]:
+    """Sum the current values of the named metrics over live workers."""
+    totals = dict.fromkeys(names, 0.0)
+    for sample in _samples(multiproc_dir):
+        if sample.name in totals:
+            totals[sample.name] += sample.value
     return totals
+
+
+def resets_by_worker(multiproc_dir: str) -> dict[int, float]:
+    """How many resets each live worker has carried out."""
+    return {
+        int(sample.labels["pid"]): sample.value
+        for sample in _samples(multiproc_dir)
+        if sample.name == "leaklab_worker_resets"
+    }

@@ -41,4 +41,3 @@ def _fold_into(source: str, archive: str) -> None:
             archived.write_value(key, old + value, timestamp)
     finally:
         archived.close()
-

@@ -100,6 +100,13 @@ def redis_pool_connections(pool: redis.ConnectionPool) -> int:
     return len(free) + len(in_use)
 
 
+def pg_pool_connections(pool: psycopg2.pool.AbstractConnectionPool) -> tuple[int, int]:
+    """Open and checked-out connections of a psycopg2 pool (it has no public counters)."""
+    idle: list[connection] = getattr(pool, "_pool")  # noqa: B009
+    used: dict[int, connection] = getattr(pool, "_used")  # noqa: B009
+    return len(idle) + len(used), len(used)
+
+
 def pg_connect(dsn: str, name: str) -> connection:
     """Open one connection, tagged with the app's name for pg_stat_activity."""
     return psycopg2.connect(dsn, application_name=name, connect_timeout=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psutil
 
@@ -24,7 +24,8 @@ class Resources:
     multiproc_dir: str | None
     master_pid: int | None = None
     _active_requests: int = 0
-    _reset_pending: bool = field(default=False)
+    _reset_pending: bool = False
+    _resets: int = 0
 
     def publish(self) -> None:
         """Copy this worker's figures into the contract's gauges."""
@@ -48,6 +49,8 @@ class Resources:
         """Close everything this worker's strategies hold; return how much."""
         self._reset_pending = False
         released = {"database": self.db.reset(), "redis": self.cache.reset()}
+        self._resets += 1
+        metrics.RESETS.set(self._resets)  # the acknowledgement reset_everywhere waits for
         self.publish()
         return released
 
@@ -67,32 +70,46 @@ class Resources:
             return []
         return [p.pid for p in children if p.pid != os.getpid()]
 
-    def reset_everywhere(self, timeout: float = 3.0) -> dict[str, object]:
-        """Release here, signal the other workers, and wait until the totals drop."""
+    def reset_everywhere(self, timeout: float = 5.0) -> dict[str, object]:
+        """Release here, signal the other workers, wait for each to acknowledge."""
+        if not self.multiproc_dir:  # a single process: nothing to coordinate
+            released = self.release_all()
+            return {"released": released, "still_open": self._totals(), "workers": 1}
         before = self._totals()
-        released_here = self.release_all()
-        siblings = self.siblings()
-        for pid in siblings:
+        acks = metrics.resets_by_worker(self.multiproc_dir)
+        self.release_all()
+        siblings = []
+        for pid in self.siblings():
             try:
                 os.kill(pid, RESET_SIGNAL)
+                siblings.append(pid)
             except ProcessLookupError:
-                continue
-        after = self._totals()
+                continue  # exited meanwhile: what it held went with it
         deadline = time.monotonic() + timeout
-        while self.multiproc_dir and any(after.values()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-            after = self._totals()
-        if not self.multiproc_dir:
-            before, after = released_here, dict.fromkeys(released_here, 0)
+        waiting = set(siblings)
+        while waiting and time.monotonic() < deadline:
+            now = metrics.resets_by_worker(self.multiproc_dir)
+            waiting = {
+                pid
+                for pid in waiting
+                if now.get(pid, 0) <= acks.get(pid, 0) and psutil.pid_exists(pid)
+            }
+            if waiting:
+                time.sleep(0.02)
+        after = self._totals()
         return {
-            "released": {k: int(before[k] - after[k]) for k in before},
-            "still_open": {k: int(v) for k, v in after.items()},
+            "released": {k: before[k] - after[k] for k in before},
+            "still_open": after,
             "workers": len(siblings) + 1,
+            "unacknowledged": sorted(waiting),
         }
 
     def _totals(self) -> dict[str, int]:
         if not self.multiproc_dir:
             return {"database": self.db.open_connections(), "redis": self.cache.open_connections()}
-        names = {"database": "leaklab_db_connections_open", "redis": "leaklab_redis_connections_open"}
+        names = {
+            "database": "leaklab_db_connections_open",
+            "redis": "leaklab_redis_connections_open",
+        }
         totals = metrics.multiprocess_totals(self.multiproc_dir, names.values())
         return {k: int(totals[name]) for k, name in names.items()}

@@ -72,10 +72,11 @@ def cache() -> Response:
         client = resources.cache.client()
         cached = client.get(key)
         hit = cached is not None
-        if cached is None:
-            cached = hashlib.sha256(key.encode()).hexdigest().encode()
-            client.set(key, cached, ex=current_app.config["CACHE_TTL"])
-    return jsonify(key=key, value=cached.decode(), hit=hit)
+        value = cached.decode() if isinstance(cached, bytes) else str(cached)
+        if not hit:
+            value = hashlib.sha256(key.encode()).hexdigest()
+            client.set(key, value, ex=current_app.config["CACHE_TTL"])
+    return jsonify(key=key, value=value, hit=hit)
 
 
 @bp.get("/health")
@@ -133,8 +134,11 @@ def admin_reset() -> Response:
 
 
 def exhausted(exc: ResourceExhausted) -> tuple[Response, int]:
-    body: dict[str, Any] = {"error": f"{exc.resource} exhausted", "resource": exc.resource,
-                            "detail": exc.detail}
+    body: dict[str, Any] = {
+        "error": f"{exc.resource} exhausted",
+        "resource": exc.resource,
+        "detail": exc.detail,
+    }
     return jsonify(body), 503
 
 

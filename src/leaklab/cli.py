@@ -52,8 +52,12 @@ def _stack(ctx: click.Context) -> NativeStack:
 
 
 @click.group()
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the native stack keeps its state and logs [env LEAKLAB_RUN_DIR; .run].")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the native stack keeps its state and logs [env LEAKLAB_RUN_DIR; .run].",
+)
 @click.version_option(package_name="leaklab")
 @click.pass_context
 def main(ctx: click.Context, run_dir: Path | None) -> None:
@@ -100,8 +104,14 @@ def down(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--requests", "count", type=click.IntRange(min=1, max=100_000), default=50,
-              show_default=True, help="Requests per endpoint sent to each app.")
+@click.option(
+    "--requests",
+    "count",
+    type=click.IntRange(min=1, max=100_000),
+    default=50,
+    show_default=True,
+    help="Requests per endpoint sent to each app.",
+)
 @click.pass_context
 @clean_errors
 def demo(ctx: click.Context, count: int) -> None:
@@ -111,20 +121,33 @@ def demo(ctx: click.Context, count: int) -> None:
     state = stack.up()
     for variant in VARIANTS:
         reset(state, variant)  # start from nothing, even on a stack left running
-    console.print(f"\nSending {count} requests to /api/database and {count} to /api/redis "
-                  "of each app...")
+    console.print(
+        f"\nSending {count} requests to /api/database and {count} to /api/redis of each app..."
+    )
     codes = {variant: burst(state.url(variant), count) for variant in VARIANTS}
     held = {variant: holdings(state, variant) for variant in VARIANTS}
-    _print_holdings(held, codes, count, stack.settings.workers, stack.settings.db_pool_max,
-                    stack.settings.redis_pool_max)
-    console.print("\nThe stack is still running: [bold]leaklab status[/bold], "
-                  "Prometheus at " + state.url("prometheus") + ", stop with "
-                  "[bold]leaklab down[/bold] (or make down).")
+    _print_holdings(
+        held,
+        codes,
+        count,
+        stack.settings.workers,
+        stack.settings.db_pool_max,
+        stack.settings.redis_pool_max,
+    )
+    console.print(
+        "\nThe stack is still running: [bold]leaklab status[/bold], "
+        "Prometheus at " + state.url("prometheus") + ", stop with "
+        "[bold]leaklab down[/bold] (or make down)."
+    )
     leaky, fixed = held["leaky"], held["fixed"]
     bound_db = stack.settings.workers * stack.settings.db_pool_max
     bound_redis = stack.settings.workers * stack.settings.redis_pool_max
-    expected = (leaky.db_server > bound_db and leaky.redis_server > bound_redis
-                and fixed.db_server <= bound_db and fixed.redis_server <= bound_redis)
+    expected = (
+        leaky.db_server > bound_db
+        and leaky.redis_server > bound_redis
+        and fixed.db_server <= bound_db
+        and fixed.redis_server <= bound_redis
+    )
     sys.exit(EXIT_OK if expected else EXIT_LEAK)
 
 
@@ -140,22 +163,41 @@ def _print_status(stack: NativeStack) -> bool:
     return all(row.healthy for row in rows)
 
 
-def _print_holdings(held: dict[str, Holdings], codes: dict[str, Any], count: int, workers: int,
-                    pool_db: int, pool_redis: int) -> None:
+def _print_holdings(
+    held: dict[str, Holdings],
+    codes: dict[str, Any],
+    count: int,
+    workers: int,
+    pool_db: int,
+    pool_redis: int,
+) -> None:
     table = Table(title=f"What each app holds after {count} requests per endpoint (server-side)")
-    for column in ("app", "answers", "PostgreSQL connections", "Redis clients",
-                   "app reports (db / redis)", "RSS per worker"):
+    for column in (
+        "app",
+        "answers",
+        "PostgreSQL connections",
+        "Redis clients",
+        "app reports (db / redis)",
+        "RSS per worker",
+    ):
         table.add_column(column, justify="right" if column != "app" else "left")
     for variant, h in held.items():
-        answers = ", ".join(f"{n}x {code or 'no answer'}" for code, n in sorted(codes[variant].items()))
+        answers = ", ".join(
+            f"{n}x {code or 'no answer'}" for code, n in sorted(codes[variant].items())
+        )
         colour = "red" if variant == "leaky" else "green"
         rss = " ".join(f"{v / 2**20:.0f} MiB" for v in h.worker_rss.values())
         table.add_row(
-            f"[{colour}]{variant}[/{colour}]", answers, str(h.db_server), str(h.redis_server),
+            f"[{colour}]{variant}[/{colour}]",
+            answers,
+            str(h.db_server),
+            str(h.redis_server),
             f"{h.app_metrics.get('leaklab_db_connections_open', 0):.0f} / "
             f"{h.app_metrics.get('leaklab_redis_connections_open', 0):.0f}",
             rss,
         )
     console.print(table)
-    console.print(f"Bound for a pooled app: {workers} workers x pool max "
-                  f"({pool_db} PostgreSQL, {pool_redis} Redis).")
+    console.print(
+        f"Bound for a pooled app: {workers} workers x pool max "
+        f"({pool_db} PostgreSQL, {pool_redis} Redis)."
+    )

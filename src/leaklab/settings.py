@@ -94,7 +94,9 @@ class AppSettings:
         database_url = _url(env, "LEAKLAB_DATABASE_URL", ("postgresql", "postgres"))
         redis_url = _url(env, "LEAKLAB_REDIS_URL", ("redis",))
         if database_url is None:
-            raise SettingsError("LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)")
+            raise SettingsError(
+                "LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)"
+            )
         if redis_url is None:
             raise SettingsError("LEAKLAB_REDIS_URL is not set (redis://[:password@]host:port/0)")
         port_var = f"LEAKLAB_{variant.upper()}_PORT"

@@ -15,8 +15,14 @@ from leaklab.settings import StackSettings
 from leaklab.stack.process import start
 
 
-def app_env(variant: str, settings: StackSettings, database_url: str, redis_url: str,
-            multiproc_dir: Path, admin_token: str) -> dict[str, str]:
+def app_env(
+    variant: str,
+    settings: StackSettings,
+    database_url: str,
+    redis_url: str,
+    multiproc_dir: Path,
+    admin_token: str,
+) -> dict[str, str]:
     """The environment one variant's Gunicorn runs with."""
     env = {k: v for k, v in os.environ.items() if k != "PORT"}
     env.update(

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import psycopg2
@@ -59,9 +60,11 @@ class NativeStack:
 
     def is_up(self) -> bool:
         state = RunState.load(self.run_dir)
-        return state is not None and all(
-            s.external or is_running(s.pid, s.started) for s in state.services.values()
-        ) and bool(state.services)
+        return (
+            state is not None
+            and all(s.external or is_running(s.pid, s.started) for s in state.services.values())
+            and bool(state.services)
+        )
 
     # -- up -----------------------------------------------------------------
     def up(self) -> RunState:
@@ -97,13 +100,21 @@ class NativeStack:
                     f"set {var} to another port"
                 )
 
-    def _record(self, state: RunState, name: str, url: str,
-                proc: subprocess.Popen[bytes] | None, log: str = "", stop_signal: int = 15) -> None:
+    def _record(
+        self,
+        state: RunState,
+        name: str,
+        url: str,
+        proc: subprocess.Popen[bytes] | None,
+        log: str = "",
+        stop_signal: int = 15,
+    ) -> None:
         if proc is None:
             state.services[name] = Service(name, url, external=True)
         else:
-            state.services[name] = Service(name, url, proc.pid, create_time(proc.pid), log,
-                                           stop_signal)
+            state.services[name] = Service(
+                name, url, proc.pid, create_time(proc.pid), log, stop_signal
+            )
         state.save(self.run_dir)
         self._say(f"{name:<11} {url.split('@')[-1]}")
 
@@ -120,8 +131,14 @@ class NativeStack:
         )
         state.database_admin_url = instance.admin_url
         state.postgres_home = str(instance.data_dir)
-        self._record(state, "postgres", instance.app_url, proc,
-                     str(self.run_dir / "logs" / "postgres.log"), postgres_server.STOP_SIGNAL)
+        self._record(
+            state,
+            "postgres",
+            instance.app_url,
+            proc,
+            str(self.run_dir / "logs" / "postgres.log"),
+            postgres_server.STOP_SIGNAL,
+        )
 
     def _start_redis(self, state: RunState) -> None:
         s = self.settings
@@ -137,13 +154,19 @@ class NativeStack:
         s = self.settings
         started = []
         for variant in VARIANTS:
-            env = apps.app_env(variant, s, state.url("postgres"), state.url("redis"),
-                               apps.fresh_multiproc_dir(self.run_dir, variant), state.admin_token)
+            env = apps.app_env(
+                variant,
+                s,
+                state.url("postgres"),
+                state.url("redis"),
+                apps.fresh_multiproc_dir(self.run_dir, variant),
+                state.admin_token,
+            )
             started.append((variant, apps.start_app(self.run_dir, env)))
         for variant, proc in started:
             url = f"http://{s.host}:{s.app_port(variant)}"
             log = self.run_dir / "logs" / f"{variant}.log"
-            wait_until_ready(f"the {variant} app", proc, lambda u=url: apps.is_ready(u), log)
+            wait_until_ready(f"the {variant} app", proc, partial(apps.is_ready, url), log)
             self._record(state, variant, url, proc, str(log))
 
     def _start_prometheus(self, state: RunState) -> None:
@@ -174,7 +197,8 @@ class NativeStack:
                 continue
             ok = stop(service.pid, service.started, service.stop_signal)
             results.append((name, ok))
-            self._say(f"{name:<11} {'stopped' if ok else 'COULD NOT STOP pid %d' % service.pid}")
+            outcome = "stopped" if ok else f"COULD NOT STOP pid {service.pid}"
+            self._say(f"{name:<11} {outcome}")
         if all(ok for _, ok in results):
             if state.postgres_home:
                 postgres_server.cleanup(Path(state.postgres_home), self.run_dir)
@@ -190,8 +214,9 @@ class NativeStack:
         for name, service in state.services.items():
             running = service.external or is_running(service.pid, service.started)
             healthy, detail = _probe(name, service.url) if running else (False, "not running")
-            rows.append(ServiceStatus(name, _public(service.url), service.pid, running, healthy,
-                                      detail))
+            rows.append(
+                ServiceStatus(name, _public(service.url), service.pid, running, healthy, detail)
+            )
         return rows
 
 

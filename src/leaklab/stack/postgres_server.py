@@ -63,7 +63,9 @@ def server_user(preferred: str = "") -> OsUser | None:
     name = names[-1]
     created = subprocess.run(
         ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if created.returncode != 0:
         raise StackError(
@@ -75,8 +77,9 @@ def server_user(preferred: str = "") -> OsUser | None:
 
 
 def _reachable_by(user: OsUser, path: Path) -> bool:
-    probe = subprocess.run(["test", "-x", str(path)], user=user.uid, group=user.gid,
-                           extra_groups=[], check=False)
+    probe = subprocess.run(
+        ["test", "-x", str(path)], user=user.uid, group=user.gid, extra_groups=[], check=False
+    )
     return probe.returncode == 0
 
 
@@ -111,20 +114,50 @@ def init_and_start(
         os.chown(pwfile, user.uid, user.gid)
     pwfile.chmod(0o600)
     initdb = start(
-        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-         "--auth-host=scram-sha-256", "--auth-local=peer", f"--pwfile={pwfile}",
-         "--no-sync", "--no-instructions"],
-        log, cwd=home, user=user,
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--auth-host=scram-sha-256",
+            "--auth-local=peer",
+            f"--pwfile={pwfile}",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        log,
+        cwd=home,
+        user=user,
     )
     if initdb.wait(timeout=120) != 0:
         raise StackError(f"initdb failed; see {log}")
     pwfile.unlink()
     proc = start(
-        [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-         "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-         "-c", f"max_connections={max_connections}", "-c", "fsync=off",
-         "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-        log, cwd=home, user=user,
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            f"max_connections={max_connections}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ],
+        log,
+        cwd=home,
+        user=user,
     )
     admin_url = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
     wait_until_ready("PostgreSQL", proc, lambda: _connects(admin_url), log)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psutil
 
-
 # Servers we started from this process. Holding them keeps Popen from warning that a
 # server is "still running" when the launcher hands it over and lets go of it.
 _started: dict[int, subprocess.Popen[bytes]] = {}

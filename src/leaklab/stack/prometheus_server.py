@@ -57,9 +57,14 @@ def init_and_start(
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     log = run_dir / "logs" / "prometheus.log"
     proc = start(
-        [binary, f"--config.file={config_path}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
-         "--web.enable-lifecycle"],
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1d",
+            "--web.enable-lifecycle",
+        ],
         log,
     )
     url = f"http://127.0.0.1:{port}"

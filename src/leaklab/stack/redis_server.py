@@ -27,9 +27,29 @@ def init_and_start(
     password = secrets.token_urlsafe(18)
     log = run_dir / "logs" / "redis.log"
     proc = start(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(home),
-         "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
-         "--requirepass", password, "--maxclients", str(maxclients), "--logfile", ""],
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(home),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--requirepass",
+            password,
+            "--maxclients",
+            str(maxclients),
+            "--logfile",
+            "",
+        ],
         log,
     )
     url = f"redis://:{password}@127.0.0.1:{port}/0"

@@ -55,9 +55,7 @@ def test_unknown_paths_and_methods_answer_json(state: RunState) -> None:
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer wrong"}, 403), ({"Authorization": "Basic x"}, 401)],
 )
-def test_admin_reset_needs_the_token(
-    state: RunState, headers: dict[str, str], status: int
-) -> None:
+def test_admin_reset_needs_the_token(state: RunState, headers: dict[str, str], status: int) -> None:
     response = requests.post(f"{state.url('leaky')}/admin/reset", headers=headers, timeout=5)
     assert response.status_code == status
     assert response.json()["error"]

@@ -33,8 +33,12 @@ def test_every_contract_metric_is_exported(state: RunState, variant: str) -> Non
     assert CONTRACT <= set(gauges)
     assert len(rss) == 2 and all(v > 10 * 2**20 for v in rss.values())
     text = _exposition(state.url(variant))
-    for name in ("leaklab_worker_open_fds", "leaklab_worker_threads",
-                 "flask_http_request_duration_seconds_bucket", "flask_http_request_total"):
+    for name in (
+        "leaklab_worker_open_fds",
+        "leaklab_worker_threads",
+        "flask_http_request_duration_seconds_bucket",
+        "flask_http_request_total",
+    ):
         assert f"\n{name}{{" in text
     assert 'path="/api/database"' in text
 

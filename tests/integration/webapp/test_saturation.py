@@ -34,8 +34,11 @@ def test_postgres_max_connections(stack: NativeStack, state: RunState) -> None:
     assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
     assert _workers(stack, "leaky") == workers
 
-    requests.post(f"{state.url('leaky')}/admin/reset",
-                  headers={"Authorization": f"Bearer {state.admin_token}"}, timeout=10)
+    requests.post(
+        f"{state.url('leaky')}/admin/reset",
+        headers={"Authorization": f"Bearer {state.admin_token}"},
+        timeout=10,
+    )
     assert requests.get(f"{state.url('leaky')}/api/database", timeout=10).status_code == 200
 
 
@@ -49,8 +52,11 @@ def test_worker_open_file_limit(stack: NativeStack, state: RunState) -> None:
     for _ in range(5):  # both workers keep answering
         assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
 
-    requests.post(f"{state.url('leaky')}/admin/reset",
-                  headers={"Authorization": f"Bearer {state.admin_token}"}, timeout=10)
+    requests.post(
+        f"{state.url('leaky')}/admin/reset",
+        headers={"Authorization": f"Bearer {state.admin_token}"},
+        timeout=10,
+    )
     assert requests.get(f"{state.url('leaky')}/api/redis", timeout=10).status_code == 200
 
 

@@ -21,7 +21,9 @@ def test_app_defaults_follow_the_design() -> None:
 
 
 def test_a_bad_variant_names_the_variable_and_the_value() -> None:
-    with pytest.raises(SettingsError, match=r"LEAKLAB_VARIANT must be 'leaky' or 'fixed', got 'leeky'"):
+    with pytest.raises(
+        SettingsError, match=r"LEAKLAB_VARIANT must be 'leaky' or 'fixed', got 'leeky'"
+    ):
         AppSettings.from_env({**APP_ENV, "LEAKLAB_VARIANT": "leeky"})
 
 
@@ -35,7 +37,9 @@ def test_a_bad_variant_names_the_variable_and_the_value() -> None:
         ("WEB_CONCURRENCY", "-1", "WEB_CONCURRENCY must be at least 1"),
     ],
 )
-def test_bad_values_fail_at_start_with_the_variable_named(name: str, value: str, message: str) -> None:
+def test_bad_values_fail_at_start_with_the_variable_named(
+    name: str, value: str, message: str
+) -> None:
     with pytest.raises(SettingsError, match=message):
         AppSettings.from_env({**APP_ENV, name: value})
 
@@ -47,7 +51,11 @@ def test_the_app_needs_its_servers() -> None:
 
 def test_stack_defaults_and_external_servers(tmp_path: Path) -> None:
     settings = StackSettings.from_env({}, tmp_path)
-    assert (settings.leaky_port, settings.fixed_port, settings.prometheus_port) == (8001, 8002, 9090)
+    assert (settings.leaky_port, settings.fixed_port, settings.prometheus_port) == (
+        8001,
+        8002,
+        9090,
+    )
     assert settings.postgres_port == 0 and settings.redis_port == 0  # free ports
     assert settings.pg_max_connections == 100
     assert settings.database_url is None
