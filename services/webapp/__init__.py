@@ -14,12 +14,9 @@ from werkzeug.exceptions import HTTPException
 from leaklab.settings import AppSettings
 
 
-def _route(request: Request) -> str:
-    """Group request metrics by route template, never by raw path."""
+def path(request: Request) -> str:
+    """The `path` label of the request metrics: the route template, never the raw path."""
     return request.url_rule.rule if request.url_rule else "<unmatched>"
-
-
-_route.__name__ = "path"
 
 
 def create_app(settings: AppSettings | None = None) -> Flask:
@@ -52,7 +49,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         app,
         path=None,
         registry=app.config["METRICS_REGISTRY"],
-        group_by=_route,
+        group_by=path,  # the label is named after the function
         defaults_prefix="flask",
         excluded_paths=["^/metrics$"],
     )

@@ -201,3 +201,7 @@ def _print_holdings(
         f"Bound for a pooled app: {workers} workers x pool max "
         f"({pool_db} PostgreSQL, {pool_redis} Redis)."
     )
+
+
+if __name__ == "__main__":
+    main()
