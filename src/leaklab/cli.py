@@ -160,7 +160,20 @@ def _print_status(stack: NativeStack) -> bool:
         health = "[green]ok[/green]" if row.healthy else f"[red]{row.detail}[/red]"
         table.add_row(row.name, row.url, str(row.pid or "external"), health)
     console.print(table)
-    return all(row.healthy for row in rows)
+    targets = stack.prometheus_targets()
+    if targets:
+        scrape = Table(title="Prometheus scrape targets")
+        for column in ("job", "app", "target", "health"):
+            scrape.add_column(column)
+        for t in targets:
+            health = (
+                "[green]up[/green]"
+                if t["health"] == "up"
+                else f"[red]{t['health']} {t['error']}[/red]"
+            )
+            scrape.add_row(t["job"], t["app"], t["url"], health)
+        console.print(scrape)
+    return all(row.healthy for row in rows) and all(t["health"] == "up" for t in targets)
 
 
 def _print_holdings(

@@ -182,7 +182,17 @@ class NativeStack:
         }
         config = prometheus_server.render_config(PROMETHEUS_CONFIG, targets, s.scrape_interval)
         url, proc = prometheus_server.init_and_start(self.run_dir, port, config)
-        self._record(state, "prometheus", url, proc, str(self.run_dir / "logs" / "prometheus.log"))
+        log = self.run_dir / "logs" / "prometheus.log"
+        self._record(state, "prometheus", url, proc, str(log))
+        expected = sum(
+            len(sc["targets"]) for job in config["scrape_configs"] for sc in job["static_configs"]
+        )
+        wait_until_ready(
+            "Prometheus's first scrape of every target",
+            proc,
+            partial(prometheus_server.all_scraped, url, expected),
+            log,
+        )
 
     # -- down ---------------------------------------------------------------
     def down(self) -> list[tuple[str, bool]]:
@@ -218,6 +228,16 @@ class NativeStack:
                 ServiceStatus(name, _public(service.url), service.pid, running, healthy, detail)
             )
         return rows
+
+    def prometheus_targets(self) -> list[dict[str, str]]:
+        """Every scrape target's health as Prometheus sees it ([] when it does not answer)."""
+        service = self.state.services.get("prometheus")
+        if service is None:
+            return []
+        try:
+            return prometheus_server.target_health(service.url)
+        except (requests.RequestException, KeyError, ValueError):
+            return []
 
 
 def _public(url: str) -> str:

@@ -90,3 +90,9 @@ def target_health(url: str) -> list[dict[str, str]]:
         }
         for t in response.json()["data"]["activeTargets"]
     ]
+
+
+def all_scraped(url: str, expected: int) -> bool:
+    """True once Prometheus knows `expected` targets and has scraped each at least once."""
+    targets = target_health(url)
+    return len(targets) == expected and all(t["health"] != "unknown" for t in targets)

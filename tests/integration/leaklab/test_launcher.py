@@ -1,0 +1,46 @@
+"""The launcher on servers that already run, and its clean shutdown."""
+
+from pathlib import Path
+
+import psutil
+import requests
+
+from leaklab.stack import NativeStack
+from leaklab.stack.process import is_running
+from leaklab.stack.state import RunState
+from tests.conftest import stack_settings
+
+
+def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) -> None:
+    """With LEAKLAB_DATABASE_URL/REDIS_URL set, only the apps and Prometheus are started."""
+    settings = stack_settings(
+        tmp_path, database_url=state.url("postgres"), redis_url=state.url("redis")
+    )
+    second = NativeStack(settings)
+    try:
+        started = second.up()
+        assert started.services["postgres"].external and started.services["redis"].external
+        for variant in ("leaky", "fixed"):
+            response = requests.get(f"{started.url(variant)}/api/database?id=7", timeout=5)
+            assert response.json()["id"] == 7
+        assert all(row.healthy for row in second.status())
+    finally:
+        stopped = dict(second.down())
+    assert set(stopped) == {"prometheus", "leaky", "fixed"}  # never the servers it did not start
+    for name in ("postgres", "redis"):
+        service = state.services[name]
+        assert is_running(service.pid, service.started)
+
+
+def test_down_stops_every_process_of_an_app(stack: NativeStack, tmp_path: Path) -> None:
+    settings = stack_settings(
+        tmp_path, database_url=stack.state.url("postgres"), redis_url=stack.state.url("redis")
+    )
+    other = NativeStack(settings)
+    state = other.up()
+    family = [psutil.Process(state.services["leaky"].pid)]
+    family += family[0].children(recursive=True)
+    assert len(family) == 1 + settings.workers
+    other.down()
+    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
