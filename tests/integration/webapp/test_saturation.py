@@ -20,6 +20,20 @@ def _until_503(url: str, limit: int) -> tuple[int, dict[str, str]]:
     raise AssertionError(f"no 503 after {limit} requests")
 
 
+def _alive_then_recovers(stack: NativeStack, state: RunState, workers: set[int], path: str) -> None:
+    """The same workers still answer; after /admin/reset the endpoint serves again."""
+    assert _workers(stack, "leaky") == workers
+    for _ in range(5):
+        assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
+    reset = requests.post(
+        f"{state.url('leaky')}/admin/reset",
+        headers={"Authorization": f"Bearer {state.admin_token}"},
+        timeout=10,
+    )
+    assert reset.status_code == 200
+    assert requests.get(f"{state.url('leaky')}{path}", timeout=10).status_code == 200
+
+
 def test_postgres_max_connections(stack: NativeStack, state: RunState) -> None:
     workers = _workers(stack, "leaky")
     limit = stack.settings.pg_max_connections
@@ -28,18 +42,9 @@ def test_postgres_max_connections(stack: NativeStack, state: RunState) -> None:
     assert body["resource"] == "postgresql_max_connections"
     assert "exhausted" in body["error"]
 
-    # still saturated, still answering, same workers
     again = requests.get(f"{state.url('leaky')}/api/database", timeout=10)
-    assert again.status_code == 503
-    assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
-    assert _workers(stack, "leaky") == workers
-
-    requests.post(
-        f"{state.url('leaky')}/admin/reset",
-        headers={"Authorization": f"Bearer {state.admin_token}"},
-        timeout=10,
-    )
-    assert requests.get(f"{state.url('leaky')}/api/database", timeout=10).status_code == 200
+    assert again.status_code == 503  # still saturated
+    _alive_then_recovers(stack, state, workers, "/api/database")
 
 
 def test_worker_open_file_limit(stack: NativeStack, state: RunState) -> None:
@@ -48,16 +53,7 @@ def test_worker_open_file_limit(stack: NativeStack, state: RunState) -> None:
     sent, body = _until_503(f"{state.url('leaky')}/api/redis", 2 * nofile)
     assert body["resource"] == "worker_open_files"
     assert str(nofile) in body["detail"]
-    assert _workers(stack, "leaky") == workers
-    for _ in range(5):  # both workers keep answering
-        assert requests.get(f"{state.url('leaky')}/health", timeout=5).status_code == 200
-
-    requests.post(
-        f"{state.url('leaky')}/admin/reset",
-        headers={"Authorization": f"Bearer {state.admin_token}"},
-        timeout=10,
-    )
-    assert requests.get(f"{state.url('leaky')}/api/redis", timeout=10).status_code == 200
+    _alive_then_recovers(stack, state, workers, "/api/redis")
 
 
 def test_the_fixed_app_never_saturates(stack: NativeStack, state: RunState) -> None:
