@@ -35,8 +35,8 @@ down: install ## Stop the native stack (logs stay in .run/logs)
 	$(BIN)/leaklab down
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src services tests bench
-	$(BIN)/ruff format --check src services tests bench
+	$(BIN)/ruff check src services tests bench locust
+	$(BIN)/ruff format --check src services tests bench locust
 	$(BIN)/mypy
 
 test: lint ## The whole suite against real servers (what CI runs)

@@ -1,9 +1,10 @@
-"""The `leaklab` command: up, status, down, demo."""
+"""The `leaklab` command: up, status, down, load, demo."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -17,9 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from leaklab.burst import burst
+from leaklab.load import LoadPlan, check_ready, reports, valid_run_time
+from leaklab.load import run as run_load
 from leaklab.measure import Holdings, holdings, reset
 from leaklab.settings import VARIANTS, SettingsError, StackSettings
 from leaklab.stack import NativeStack, StackError
+from leaklab.stack.native import LOAD_JOBS
+from leaklab.stages import shape_names
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
 console = Console()
@@ -151,6 +156,137 @@ def demo(ctx: click.Context, count: int) -> None:
     sys.exit(EXIT_OK if expected else EXIT_LEAK)
 
 
+@main.command()
+@click.option(
+    "-u",
+    "--users",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Users in all, split evenly between the two apps.",
+)
+@click.option(
+    "-r",
+    "--spawn-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Users started per second.",
+)
+@click.option("-t", "--run-time", default=None, help="Stop after this long: 90s, 5m, 1h30m.")
+@click.option("--headless", is_flag=True, help="No web UI: run, stop by itself, write reports.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0, max=64),
+    default=0,
+    show_default=True,
+    help="Locust worker processes (distributed mode); 0 runs one process.",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(shape_names()),
+    default=None,
+    help="A named stage table (warm-up, ramp, steady) instead of --users.",
+)
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0.01),
+    default=0.5,
+    show_default=True,
+    help="Seconds between one user's requests.",
+)
+@click.option(
+    "--saturation",
+    type=click.Choice(["expected", "failure"]),
+    default="expected",
+    show_default=True,
+    help="Whether the saturated leaky app's JSON 503s are expected (exit 0) or fail.",
+)
+@click.option(
+    "--web-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Locust web UI port [env LOCUST_WEB_PORT; 8089].",
+)
+@click.option(
+    "--master-bind-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Where the master listens for workers; another address lets workers on "
+    "other machines join.",
+)
+@click.option("--leaky-url", default=None, help="Load this leaky app instead of the stack's.")
+@click.option("--fixed-url", default=None, help="Load this fixed app instead of the stack's.")
+@click.pass_context
+@clean_errors
+def load(
+    ctx: click.Context,
+    users: int,
+    spawn_rate: float,
+    run_time: str | None,
+    headless: bool,
+    workers: int,
+    shape: str | None,
+    pace: float,
+    saturation: str,
+    web_port: int | None,
+    master_bind_host: str,
+    leaky_url: str | None,
+    fixed_url: str | None,
+) -> None:
+    """Drive the same Locust load at both apps (web UI on 127.0.0.1:8089 by default)."""
+    if run_time is not None and not valid_run_time(run_time):
+        raise click.BadParameter(
+            f"{run_time!r} is not a duration such as 90s, 5m or 1h30m", param_hint="--run-time"
+        )
+    if headless and not (run_time or shape):
+        raise click.UsageError("--headless needs --run-time or --shape, or it never stops")
+    stack = _stack(ctx)
+    settings = stack.settings
+    metrics_port = settings.locust_metrics_port
+    if not (leaky_url and fixed_url):
+        if not stack.is_up():
+            console.print(f"Starting the native stack in {stack.run_dir}")
+        state = stack.up()
+        leaky_url = leaky_url or state.url("leaky")
+        fixed_url = fixed_url or state.url("fixed")
+        metrics_port = state.locust_metrics_port or metrics_port
+    out_dir = stack.run_dir / "load" / time.strftime("%Y%m%d-%H%M%S")
+    plan = LoadPlan(
+        leaky_url=leaky_url,
+        fixed_url=fixed_url,
+        out_dir=out_dir,
+        users=users,
+        spawn_rate=spawn_rate,
+        run_time=run_time,
+        headless=headless,
+        workers=workers,
+        shape=shape,
+        pace=pace,
+        saturation=saturation,
+        host=settings.host,
+        web_port=web_port or settings.locust_web_port,
+        metrics_port=metrics_port,
+        master_port=settings.locust_master_port,
+        master_bind_host=master_bind_host,
+    )
+    check_ready(plan)
+    what = f"shape {shape!r}" if shape else f"{users} users at {spawn_rate:g}/s"
+    mode = f"{workers} workers" if workers else "one process"
+    console.print(f"Locust: {what}, {mode}, leaky {leaky_url}, fixed {fixed_url}")
+    code = run_load(plan, say=console.print)
+    for path in reports(out_dir):
+        console.print(f"  report: {path}")
+    if code == 0:
+        console.print(
+            "[green]The run worked[/green] (saturation answers are "
+            f"{'expected' if saturation == 'expected' else 'failures'})."
+        )
+    else:
+        err.print(f"[red]leaklab:[/red] Locust exited with {code}: see its output above")
+    sys.exit(EXIT_OK if code == 0 else EXIT_LEAK)
+
+
 def _print_status(stack: NativeStack) -> bool:
     rows = stack.status()
     table = Table(title=f"leaklab stack ({stack.run_dir})")
@@ -166,14 +302,16 @@ def _print_status(stack: NativeStack) -> bool:
         for column in ("job", "app", "target", "health"):
             scrape.add_column(column)
         for t in targets:
-            health = (
-                "[green]up[/green]"
-                if t["health"] == "up"
-                else f"[red]{t['health']} {t['error']}[/red]"
-            )
+            if t["health"] == "up":
+                health = "[green]up[/green]"
+            elif t["job"] in LOAD_JOBS:
+                health = "[dim]idle: scraped while leaklab load runs[/dim]"
+            else:
+                health = f"[red]{t['health']} {t['error']}[/red]"
             scrape.add_row(t["job"], t["app"], t["url"], health)
         console.print(scrape)
-    return all(row.healthy for row in rows) and all(t["health"] == "up" for t in targets)
+    faults = [t for t in targets if t["health"] != "up" and t["job"] not in LOAD_JOBS]
+    return all(row.healthy for row in rows) and not faults
 
 
 def _print_holdings(

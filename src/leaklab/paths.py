@@ -8,3 +8,7 @@ SERVICES = Path(webapp.__file__).resolve().parents[1]
 REPO = SERVICES.parent
 GUNICORN_CONF = SERVICES / "gunicorn.conf.py"
 PROMETHEUS_CONFIG = REPO / "monitoring" / "prometheus" / "prometheus.yml"
+LOCUST_DIR = REPO / "locust"
+LOCUSTFILE = LOCUST_DIR / "locustfile.py"
+SHAPEFILE = LOCUST_DIR / "shape.py"
+LOCUST_CONF = LOCUST_DIR / "locust.conf"

@@ -127,6 +127,9 @@ class StackSettings:
     leaky_port: int = 8001
     fixed_port: int = 8002
     prometheus_port: int = 9090
+    locust_web_port: int = 8089
+    locust_metrics_port: int = 9646
+    locust_master_port: int = 5557
     postgres_port: int = 0
     redis_port: int = 0
     workers: int = 2
@@ -154,6 +157,9 @@ class StackSettings:
             leaky_port=_port(env, "LEAKLAB_LEAKY_PORT", 8001),
             fixed_port=_port(env, "LEAKLAB_FIXED_PORT", 8002),
             prometheus_port=_port(env, "LEAKLAB_PROMETHEUS_PORT", 9090),
+            locust_web_port=_port(env, "LOCUST_WEB_PORT", 8089),
+            locust_metrics_port=_port(env, "LEAKLAB_LOCUST_METRICS_PORT", 9646),
+            locust_master_port=_port(env, "LOCUST_MASTER_BIND_PORT", 5557),
             postgres_port=_port(env, "LEAKLAB_POSTGRES_PORT", 0),
             redis_port=_port(env, "LEAKLAB_REDIS_PORT", 0),
             workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),

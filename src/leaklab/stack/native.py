@@ -29,7 +29,14 @@ from leaklab.stack.process import (
 from leaklab.stack.state import RunState, Service
 
 # Compose service addresses in monitoring/prometheus/prometheus.yml.
-COMPOSE_TARGETS = {"prometheus": "localhost:9090", "leaky": "leaky:8001", "fixed": "fixed:8002"}
+COMPOSE_TARGETS = {
+    "prometheus": "localhost:9090",
+    "leaky": "leaky:8001",
+    "fixed": "fixed:8002",
+    "locust": "locust-master:9646",
+}
+# Scraped only while `leaklab load` runs: down between runs is not a fault.
+LOAD_JOBS = ("locust",)
 STOP_ORDER = ("prometheus", "leaky", "fixed", "redis", "postgres")
 
 
@@ -179,7 +186,9 @@ class NativeStack:
             COMPOSE_TARGETS["prometheus"]: f"{s.host}:{port}",
             COMPOSE_TARGETS["leaky"]: f"{s.host}:{s.leaky_port}",
             COMPOSE_TARGETS["fixed"]: f"{s.host}:{s.fixed_port}",
+            COMPOSE_TARGETS["locust"]: f"{s.host}:{s.locust_metrics_port}",
         }
+        state.locust_metrics_port = s.locust_metrics_port
         config = prometheus_server.render_config(PROMETHEUS_CONFIG, targets, s.scrape_interval)
         url, proc = prometheus_server.init_and_start(self.run_dir, port, config)
         log = self.run_dir / "logs" / "prometheus.log"

@@ -25,6 +25,7 @@ class RunState:
     database_admin_url: str = ""
     admin_token: str = ""
     postgres_home: str = ""
+    locust_metrics_port: int = 0  # where Prometheus expects Locust's figures
 
     def url(self, name: str) -> str:
         return self.services[name].url

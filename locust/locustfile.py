@@ -1,0 +1,118 @@
+"""Both apps under the same load: one task mix, one user class per app.
+
+Run through `leaklab load` (which passes --leaky-host/--fixed-host), or directly:
+    locust -f locust/locustfile.py --config locust/locust.conf \
+        --leaky-host http://127.0.0.1:8001 --fixed-host http://127.0.0.1:8002
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import locust_exporter
+import run_outcome
+from locust import HttpUser, constant_pacing, events, task
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+
+def judge(response: Any, expected_key: str) -> None:
+    """Pass a 200 whose JSON has expected_key; name saturation (JSON 503) as such."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict) and expected_key in body:
+        response.success()
+    elif response.status_code == 503 and isinstance(body, dict) and "resource" in body:
+        response.failure(f"{run_outcome.SATURATED} {body['resource']}")
+    else:
+        text = (response.text or "")[:120]
+        response.failure(f"HTTP {response.status_code}: {text}")
+
+
+class LeakLabUser(HttpUser):
+    """The shared task mix; subclasses only say which app they load."""
+
+    abstract = True
+    app = ""
+
+    def wait_time(self) -> float:
+        pacing = constant_pacing(self.environment.parsed_options.pace)
+        return float(pacing(self))
+
+    @task(3)
+    def look_up_product(self) -> None:
+        self._get("/api/database", {"id": random.randint(1, 1000)}, expected_key="id")
+
+    @task(2)
+    def read_through_cache(self) -> None:
+        self._get("/api/redis", {"key": f"product:{random.randint(1, 200)}"}, expected_key="value")
+
+    def _get(self, path: str, params: dict[str, Any], expected_key: str) -> None:
+        with self.client.get(
+            path, params=params, name=f"{self.app} {path}", catch_response=True
+        ) as response:
+            judge(response, expected_key)
+
+
+class LeakyUser(LeakLabUser):
+    app = "leaky"
+
+
+class FixedUser(LeakLabUser):
+    app = "fixed"
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    group = parser.add_argument_group("leaklab")
+    group.add_argument(
+        "--leaky-host",
+        env_var="LOCUST_LEAKY_HOST",
+        default="http://127.0.0.1:8001",
+        help="The leaky app's URL",
+    )
+    group.add_argument(
+        "--fixed-host",
+        env_var="LOCUST_FIXED_HOST",
+        default="http://127.0.0.1:8002",
+        help="The fixed app's URL",
+    )
+    group.add_argument(
+        "--pace",
+        type=float,
+        env_var="LOCUST_PACE",
+        default=0.5,
+        help="Seconds between one user's tasks (constant pacing)",
+    )
+    group.add_argument(
+        "--saturation",
+        choices=["expected", "failure"],
+        default="expected",
+        env_var="LOCUST_SATURATION",
+        help="Is a JSON 503 from a saturated app an expected result of the run?",
+    )
+    group.add_argument(
+        "--shape",
+        default="",
+        env_var="LOCUST_SHAPE",
+        help="Stage table for locust/shape.py (talk, ci, smoke)",
+    )
+    group.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        env_var="LOCUST_METRICS_PORT",
+        help="Serve Locust's figures for Prometheus on this port (0: off)",
+    )
+
+
+@events.init.add_listener
+def _configure(environment: Environment, **_kwargs: Any) -> None:
+    options = environment.parsed_options
+    LeakyUser.host = options.leaky_host
+    FixedUser.host = options.fixed_host
+    if options.metrics_port and not isinstance(environment.runner, WorkerRunner):
+        locust_exporter.serve(environment, options.web_host or "127.0.0.1", options.metrics_port)

@@ -1,0 +1,15 @@
+"""A repeatable ramp: the stage table named by --shape (leaklab.stages holds the tables)."""
+
+from __future__ import annotations
+
+from locust import LoadTestShape
+
+from leaklab import stages
+
+
+class StagedShape(LoadTestShape):
+    """Warm-up, ramp, steady: users and spawn rate per stage, then stop."""
+
+    def tick(self) -> tuple[int, float] | None:
+        name = self.runner.environment.parsed_options.shape if self.runner else ""
+        return stages.tick(name or "ci", self.get_run_time())

@@ -1,0 +1,203 @@
+"""Run Locust at both apps: the web UI, headless, or distributed (a master and N workers).
+
+Locust runs as child processes (it monkey-patches with gevent, so it never runs
+inside this process); the locustfiles live in locust/ beside the apps.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from leaklab.paths import LOCUST_CONF, LOCUSTFILE, SHAPEFILE
+from leaklab.stack.process import StackError, port_in_use
+
+_RUN_TIME = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
+
+
+def valid_run_time(text: str) -> bool:
+    """Locust's duration format: 90s, 5m, 1h30m."""
+    return bool(_RUN_TIME.fullmatch(text))
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything one Locust run needs; `argv` turns it into command lines."""
+
+    leaky_url: str
+    fixed_url: str
+    out_dir: Path
+    users: int = 20
+    spawn_rate: float = 5.0
+    run_time: str | None = None
+    headless: bool = False
+    workers: int = 0
+    shape: str | None = None
+    pace: float = 0.5
+    saturation: str = "expected"
+    host: str = "127.0.0.1"
+    web_port: int = 8089
+    metrics_port: int = 9646
+    master_port: int = 5557
+    master_bind_host: str = "127.0.0.1"
+
+    def _common(self) -> list[str]:
+        files = f"{LOCUSTFILE},{SHAPEFILE}" if self.shape else str(LOCUSTFILE)
+        argv = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            files,
+            "--config",
+            str(LOCUST_CONF),
+            "--leaky-host",
+            self.leaky_url,
+            "--fixed-host",
+            self.fixed_url,
+            "--pace",
+            str(self.pace),
+            "--saturation",
+            self.saturation,
+        ]
+        if self.shape:
+            argv += ["--shape", self.shape]
+        return argv
+
+    def master_argv(self) -> list[str]:
+        """The only process, or the master when workers > 0."""
+        argv = self._common() + [
+            "--web-host",
+            self.host,
+            "--web-port",
+            str(self.web_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--csv",
+            str(self.out_dir / "stats"),
+            "--html",
+            str(self.out_dir / "report.html"),
+        ]
+        if not self.shape:
+            argv += ["--users", str(self.users), "--spawn-rate", str(self.spawn_rate)]
+        if self.headless:
+            argv += ["--headless", "--only-summary"]
+            if self.run_time:
+                argv += ["--run-time", self.run_time]
+        if self.workers:
+            argv += [
+                "--master",
+                "--master-bind-host",
+                self.master_bind_host,
+                "--master-bind-port",
+                str(self.master_port),
+            ]
+            if self.headless:
+                argv += ["--expect-workers", str(self.workers), "--expect-workers-max-wait", "60"]
+        return argv
+
+    def worker_argv(self) -> list[str]:
+        return self._common() + [
+            "--worker",
+            "--master-host",
+            self.host,
+            "--master-port",
+            str(self.master_port),
+        ]
+
+
+def check_ready(plan: LoadPlan) -> None:
+    """Fail early, with what to do, when an app does not answer or a port is taken."""
+    for app, url in (("leaky", plan.leaky_url), ("fixed", plan.fixed_url)):
+        try:
+            requests.get(f"{url}/health", timeout=3).raise_for_status()
+        except requests.RequestException as exc:
+            raise StackError(
+                f"the {app} app at {url} does not answer /health ({type(exc).__name__}); "
+                "start the stack with 'leaklab up' or pass a reachable --{app}-url"
+            ) from None
+    ports = {"the Locust metrics port (LEAKLAB_LOCUST_METRICS_PORT)": plan.metrics_port}
+    if not plan.headless:
+        ports["--web-port (LOCUST_WEB_PORT)"] = plan.web_port
+    if plan.workers:
+        ports["the Locust master port (LOCUST_MASTER_BIND_PORT)"] = plan.master_port
+    for what, port in ports.items():
+        if port_in_use(plan.host, port):
+            raise StackError(f"port {port} is in use: another Locust running? Choose {what}")
+
+
+def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
+    """Start Locust (and its workers), wait for it, return the master's exit code."""
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen[bytes]] = []
+
+    def forward(_signum: int, _frame: FrameType | None) -> None:
+        # SIGINT, not SIGTERM: on SIGINT Locust still writes its HTML report
+        _interrupt(children)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        master = subprocess.Popen(plan.master_argv(), cwd=plan.out_dir, preexec_fn=_default_sigint)
+        children.append(master)
+        for index in range(plan.workers):
+            log = open(plan.out_dir / f"worker-{index + 1}.log", "wb")  # noqa: SIM115
+            children.append(
+                subprocess.Popen(
+                    plan.worker_argv(), cwd=plan.out_dir, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+            log.close()
+        if not plan.headless:
+            say(f"Locust web UI: http://{plan.host}:{plan.web_port}  (Ctrl-C to stop)")
+        return _wait(master, children)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(children)
+
+
+def _wait(master: subprocess.Popen[bytes], children: Sequence[subprocess.Popen[bytes]]) -> int:
+    while True:
+        try:
+            return master.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C reached Locust too (same process group): let it write its reports
+            _interrupt(children)
+            time.sleep(0.2)
+
+
+def _interrupt(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+
+
+def _default_sigint() -> None:
+    """Let Locust see Ctrl-C even when started from a shell that ignores it (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stop(children: Sequence[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def reports(out_dir: Path) -> list[Path]:
+    """The CSV and HTML files Locust left behind."""
+    return sorted(p for p in out_dir.glob("*") if p.suffix in (".csv", ".html"))
