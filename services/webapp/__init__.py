@@ -41,18 +41,20 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         db=strategies.Database(settings.database_url, settings.app_name, settings.db_pool_max),
         cache=strategies.Cache(settings.redis_url, settings.app_name, settings.redis_pool_max),
         multiproc_dir=settings.multiproc_dir,
+        metrics=settings.metrics,
     )
     app.extensions["leaklab"] = resources
     resources.publish()
 
-    PrometheusMetrics(
-        app,
-        path=None,
-        registry=app.config["METRICS_REGISTRY"],
-        group_by=path,  # the label is named after the function
-        defaults_prefix="flask",
-        excluded_paths=["^/metrics$"],
-    )
+    if settings.metrics:  # off only to measure what the metrics cost (bench/)
+        PrometheusMetrics(
+            app,
+            path=None,
+            registry=app.config["METRICS_REGISTRY"],
+            group_by=path,  # the label is named after the function
+            defaults_prefix="flask",
+            excluded_paths=["^/metrics$"],
+        )
     app.register_blueprint(views.bp)
 
     @app.before_request

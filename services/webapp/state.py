@@ -23,12 +23,15 @@ class Resources:
     cache: Cache
     multiproc_dir: str | None
     master_pid: int | None = None
+    metrics: bool = True
     _active_requests: int = 0
     _reset_pending: bool = False
     _resets: int = 0
 
     def publish(self) -> None:
         """Copy this worker's figures into the contract's gauges."""
+        if not self.metrics:
+            return
         metrics.DB_OPEN.set(self.db.open_connections())
         metrics.DB_POOL_MAX.set(self.db.pool_max())
         metrics.DB_POOL_IN_USE.set(self.db.in_use())

@@ -111,6 +111,8 @@ def ready() -> tuple[Response, int]:
 def metrics_view() -> Response:
     """Prometheus exposition for every live worker of this app."""
     resources = _resources()
+    if not resources.metrics:
+        raise NotFound("metrics are off (LEAKLAB_METRICS=off)")
     body = metrics.exposition(
         resources.multiproc_dir,
         current_app.config["METRICS_REGISTRY"],

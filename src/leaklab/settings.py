@@ -82,6 +82,7 @@ class AppSettings:
     fd_headroom: int = 64
     worker_nofile: int = 0
     admin_token: str = ""
+    metrics: bool = True
     multiproc_dir: str | None = None
 
     @property
@@ -114,6 +115,7 @@ class AppSettings:
             fd_headroom=_int(env, "LEAKLAB_FD_HEADROOM", 64, minimum=8),
             worker_nofile=_int(env, "LEAKLAB_WORKER_NOFILE", 0),
             admin_token=env.get("LEAKLAB_ADMIN_TOKEN", "").strip(),
+            metrics=_choice(env, "LEAKLAB_METRICS", ("on", "off"), "on") == "on",
             multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
         )
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import requests
@@ -22,8 +23,9 @@ def app_env(
     redis_url: str,
     multiproc_dir: Path,
     admin_token: str,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment one variant's Gunicorn runs with."""
+    """The environment one variant's Gunicorn runs with (extra: further LEAKLAB_* settings)."""
     env = {k: v for k, v in os.environ.items() if k != "PORT"}
     env.update(
         LEAKLAB_VARIANT=variant,
@@ -38,22 +40,23 @@ def app_env(
         PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir),
         **{f"LEAKLAB_{variant.upper()}_PORT": str(settings.app_port(variant))},
     )
+    env.update(extra or {})
     return env
 
 
-def fresh_multiproc_dir(run_dir: Path, variant: str) -> Path:
+def fresh_multiproc_dir(run_dir: Path, name: str) -> Path:
     """Wipe and create the app's multiprocess directory before Gunicorn starts."""
-    path = run_dir / "metrics" / variant
+    path = run_dir / "metrics" / name
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
 
 
-def start_app(run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    variant = env["LEAKLAB_VARIANT"]
+def start_app(run_dir: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    """Start one app under Gunicorn; its log is logs/<name>.log."""
     return start(
         [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
-        run_dir / "logs" / f"{variant}.log",
+        run_dir / "logs" / f"{name}.log",
         env=env,
         cwd=GUNICORN_CONF.parent,
     )

@@ -169,7 +169,7 @@ class NativeStack:
                 apps.fresh_multiproc_dir(self.run_dir, variant),
                 state.admin_token,
             )
-            started.append((variant, apps.start_app(self.run_dir, env)))
+            started.append((variant, apps.start_app(self.run_dir, env, variant)))
         for variant, proc in started:
             url = f"http://{s.host}:{s.app_port(variant)}"
             log = self.run_dir / "logs" / f"{variant}.log"

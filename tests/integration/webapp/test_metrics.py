@@ -3,6 +3,8 @@
 import os
 import signal
 import time
+from dataclasses import replace
+from functools import partial
 
 import psutil
 import pytest
@@ -10,7 +12,8 @@ import requests
 
 from leaklab.burst import burst
 from leaklab.measure import holdings, scrape
-from leaklab.stack import NativeStack
+from leaklab.stack import NativeStack, apps
+from leaklab.stack.process import free_port, stop, wait_until_ready
 from leaklab.stack.state import RunState
 
 CONTRACT = {
@@ -101,3 +104,31 @@ def _requests_total(url: str) -> float:
         if line.startswith("flask_http_request_total{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def test_metrics_can_be_switched_off(stack: NativeStack, state: RunState) -> None:
+    """LEAKLAB_METRICS=off (for bench/): the app works, /metrics is a JSON 404."""
+    settings = replace(stack.settings, fixed_port=free_port())
+    env = apps.app_env(
+        "fixed",
+        settings,
+        state.url("postgres"),
+        state.url("redis"),
+        apps.fresh_multiproc_dir(stack.run_dir, "fixed-nometrics"),
+        state.admin_token,
+        {"LEAKLAB_METRICS": "off"},
+    )
+    proc = apps.start_app(stack.run_dir, env, "fixed-nometrics")
+    url = f"http://127.0.0.1:{settings.fixed_port}"
+    try:
+        wait_until_ready(
+            "fixed without metrics",
+            proc,
+            partial(apps.is_ready, url),
+            stack.run_dir / "logs" / "fixed-nometrics.log",
+        )
+        assert requests.get(f"{url}/api/database?id=3", timeout=5).json()["id"] == 3
+        off = requests.get(f"{url}/metrics", timeout=5)
+        assert off.status_code == 404 and "LEAKLAB_METRICS=off" in off.json()["error"]
+    finally:
+        assert stop(proc.pid, psutil.Process(proc.pid).create_time())
