@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages demo up status down test lint unit integration e2e clean
+.PHONY: help install system-packages demo up status load down test lint unit integration e2e clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ up: install ## Start PostgreSQL, Redis, both apps and Prometheus on 127.0.0.1
 
 status: install ## Show what runs where and whether it is healthy
 	$(BIN)/leaklab status
+
+load: install ## Locust at both apps, web UI on http://127.0.0.1:8089 (Ctrl-C stops it)
+	$(BIN)/leaklab load
 
 down: install ## Stop the native stack (logs stay in .run/logs)
 	$(BIN)/leaklab down
