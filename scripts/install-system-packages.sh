@@ -10,12 +10,16 @@ declare -A DEBIAN=(
   [redis-server]=redis-server
   [prometheus]=prometheus
   [promtool]=prometheus
+  [prometheus-postgres-exporter]=prometheus-postgres-exporter
+  [prometheus-redis-exporter]=prometheus-redis-exporter
 )
-BREW="brew install postgresql@15 redis prometheus"
+BREW="brew install postgresql@15 redis prometheus postgres_exporter redis_exporter"
 
 have() {
   case "$1" in
     initdb) command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
+    prometheus-*-exporter) command -v "$1" >/dev/null 2>&1 || command -v "${1#prometheus-}" >/dev/null 2>&1 \
+      || command -v "$(echo "${1#prometheus-}" | tr - _)" >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

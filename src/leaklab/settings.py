@@ -134,6 +134,8 @@ class StackSettings:
     locust_master_port: int = 5557
     postgres_port: int = 0
     redis_port: int = 0
+    postgres_exporter_port: int = 0
+    redis_exporter_port: int = 0
     workers: int = 2
     db_pool_max: int = 10
     redis_pool_max: int = 10
@@ -164,6 +166,8 @@ class StackSettings:
             locust_master_port=_port(env, "LOCUST_MASTER_BIND_PORT", 5557),
             postgres_port=_port(env, "LEAKLAB_POSTGRES_PORT", 0),
             redis_port=_port(env, "LEAKLAB_REDIS_PORT", 0),
+            postgres_exporter_port=_port(env, "LEAKLAB_POSTGRES_EXPORTER_PORT", 0),
+            redis_exporter_port=_port(env, "LEAKLAB_REDIS_EXPORTER_PORT", 0),
             workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
             db_pool_max=_int(env, "LEAKLAB_DB_POOL_MAX", 10, minimum=1),
             redis_pool_max=_int(env, "LEAKLAB_REDIS_POOL_MAX", 10, minimum=1),

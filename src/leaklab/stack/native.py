@@ -16,7 +16,7 @@ import requests
 
 from leaklab.paths import PROMETHEUS_CONFIG
 from leaklab.settings import VARIANTS, StackSettings
-from leaklab.stack import apps, postgres_server, prometheus_server, redis_server
+from leaklab.stack import apps, exporters, postgres_server, prometheus_server, redis_server
 from leaklab.stack.process import (
     StackError,
     create_time,
@@ -34,10 +34,20 @@ COMPOSE_TARGETS = {
     "leaky": "leaky:8001",
     "fixed": "fixed:8002",
     "locust": "locust-master:9646",
+    "postgres-exporter": "postgres-exporter:9187",
+    "redis-exporter": "redis-exporter:9121",
 }
 # Scraped only while `leaklab load` runs: down between runs is not a fault.
 LOAD_JOBS = ("locust",)
-STOP_ORDER = ("prometheus", "leaky", "fixed", "redis", "postgres")
+STOP_ORDER = (
+    "prometheus",
+    "leaky",
+    "fixed",
+    "postgres-exporter",
+    "redis-exporter",
+    "redis",
+    "postgres",
+)
 
 
 @dataclass
@@ -89,6 +99,7 @@ class NativeStack:
             self._start_postgres(state)
             self._start_redis(state)
             self._start_apps(state)
+            self._start_exporters(state)
             self._start_prometheus(state)
         except BaseException:
             self.down()
@@ -176,6 +187,21 @@ class NativeStack:
             wait_until_ready(f"the {variant} app", proc, partial(apps.is_ready, url), log)
             self._record(state, variant, url, proc, str(log))
 
+    def _start_exporters(self, state: RunState) -> None:
+        s = self.settings
+        log_dir = self.run_dir / "logs"
+        url, proc = exporters.start_postgres_exporter(
+            self.run_dir,
+            s.host,
+            s.postgres_exporter_port or free_port(s.host),
+            state.database_admin_url,
+        )
+        self._record(state, "postgres-exporter", url, proc, str(log_dir / "postgres-exporter.log"))
+        url, proc = exporters.start_redis_exporter(
+            self.run_dir, s.host, s.redis_exporter_port or free_port(s.host), state.url("redis")
+        )
+        self._record(state, "redis-exporter", url, proc, str(log_dir / "redis-exporter.log"))
+
     def _start_prometheus(self, state: RunState) -> None:
         s = self.settings
         if s.prometheus_url:
@@ -187,6 +213,8 @@ class NativeStack:
             COMPOSE_TARGETS["leaky"]: f"{s.host}:{s.leaky_port}",
             COMPOSE_TARGETS["fixed"]: f"{s.host}:{s.fixed_port}",
             COMPOSE_TARGETS["locust"]: f"{s.host}:{s.locust_metrics_port}",
+            COMPOSE_TARGETS["postgres-exporter"]: _address(state.url("postgres-exporter")),
+            COMPOSE_TARGETS["redis-exporter"]: _address(state.url("redis-exporter")),
         }
         state.locust_metrics_port = s.locust_metrics_port
         config = prometheus_server.render_config(PROMETHEUS_CONFIG, targets, s.scrape_interval)
@@ -249,6 +277,11 @@ class NativeStack:
             return []
 
 
+def _address(url: str) -> str:
+    """host:port of an http URL."""
+    return url.split("://", 1)[1].rstrip("/")
+
+
 def _public(url: str) -> str:
     """A URL without its password, for printing."""
     if "@" not in url:
@@ -267,6 +300,8 @@ def _probe(name: str, url: str) -> tuple[bool, str]:
                 client.connection_pool.disconnect()
         elif name == "prometheus":
             requests.get(f"{url}/-/ready", timeout=3).raise_for_status()
+        elif name.endswith("-exporter"):
+            requests.get(f"{url}/metrics", timeout=5).raise_for_status()
         else:
             response = requests.get(f"{url}/ready", timeout=3)
             if response.status_code != 200:
