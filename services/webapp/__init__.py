@@ -21,8 +21,8 @@ def path(request: Request) -> str:
 
 def create_app(settings: AppSettings | None = None) -> Flask:
     """Build the app for one variant; every connection is made lazily, after the fork."""
-    from webapp import fixed, leaky, views
-    from webapp.resources import ResourceExhausted
+    from webapp import fixed, leaky, metrics, views
+    from webapp.resources import EXHAUSTIBLE, ResourceExhausted
     from webapp.state import Resources
 
     settings = settings or AppSettings.from_env(os.environ)
@@ -47,6 +47,8 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     resources.publish()
 
     if settings.metrics:  # off only to measure what the metrics cost (bench/)
+        for resource in EXHAUSTIBLE:  # every series exists from the start, at 0
+            metrics.EXHAUSTED.labels(resource=resource)
         PrometheusMetrics(
             app,
             path=None,

@@ -50,12 +50,16 @@ class SharedClient:
             url, max_connections=max_connections, timeout=5, client_name=name
         )
         self._client = redis.Redis(connection_pool=pool)  # FIX: one client, one bounded pool
+        self._max = max_connections
 
     def client(self) -> redis.Redis:
         return self._client
 
     def open_connections(self) -> int:
         return redis_pool_connections(self._client.connection_pool)
+
+    def pool_max(self) -> int:
+        return self._max
 
     def pools(self) -> int:
         return 1

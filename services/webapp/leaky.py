@@ -57,6 +57,9 @@ class ClientPerRequest:
     def open_connections(self) -> int:
         return sum(redis_pool_connections(c.connection_pool) for c in _clients)
 
+    def pool_max(self) -> int:
+        return 0  # every client's pool is unbounded, and there is no end to the clients
+
     def pools(self) -> int:
         return len(_clients)
 

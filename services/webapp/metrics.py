@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 
 import psutil
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -36,6 +36,16 @@ REDIS_OPEN = Gauge(
     "leaklab_redis_connections_open",
     "Redis connections the app holds open",
     multiprocess_mode="livesum",
+)
+REDIS_POOL_MAX = Gauge(
+    "leaklab_redis_pool_max",
+    "Capacity of the app's Redis connection pools, summed over workers (0: unbounded)",
+    multiprocess_mode="livesum",
+)
+EXHAUSTED = Counter(
+    "leaklab_exhausted",
+    "Requests refused with a 503 because a resource was exhausted",
+    ["resource"],
 )
 REDIS_POOLS = Gauge(
     "leaklab_redis_pools",

@@ -19,6 +19,9 @@ import psycopg2.pool
 import redis
 from psycopg2.extensions import connection
 
+# What ResourceExhausted can name: the `resource` of the 503 body and of leaklab_exhausted_total.
+EXHAUSTIBLE = ("postgresql_max_connections", "db_pool", "redis_maxclients", "worker_open_files")
+
 
 class ResourceExhausted(Exception):
     """A limit was reached: answered as a JSON 503 naming the resource."""
@@ -45,6 +48,7 @@ class Cache(Protocol):
 
     def client(self) -> redis.Redis: ...
     def open_connections(self) -> int: ...
+    def pool_max(self) -> int: ...
     def pools(self) -> int: ...
     def reset(self) -> int: ...
 

@@ -36,6 +36,7 @@ class Resources:
         metrics.DB_POOL_MAX.set(self.db.pool_max())
         metrics.DB_POOL_IN_USE.set(self.db.in_use())
         metrics.REDIS_OPEN.set(self.cache.open_connections())
+        metrics.REDIS_POOL_MAX.set(self.cache.pool_max())
         metrics.REDIS_POOLS.set(self.cache.pools())
 
     def request_started(self) -> None:

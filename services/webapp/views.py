@@ -136,6 +136,8 @@ def admin_reset() -> Response:
 
 
 def exhausted(exc: ResourceExhausted) -> tuple[Response, int]:
+    if _resources().metrics:
+        metrics.EXHAUSTED.labels(resource=exc.resource).inc()
     body: dict[str, Any] = {
         "error": f"{exc.resource} exhausted",
         "resource": exc.resource,

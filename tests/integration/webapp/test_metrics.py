@@ -22,6 +22,7 @@ CONTRACT = {
     "leaklab_db_pool_in_use",
     "leaklab_redis_connections_open",
     "leaklab_redis_pools",
+    "leaklab_redis_pool_max",
 }
 
 
@@ -60,6 +61,11 @@ def test_fixed_reports_its_pool_bound(stack: NativeStack, state: RunState) -> No
     assert gauges["leaklab_db_pool_max"] == stack.settings.db_pool_max * stack.settings.workers
     assert 1 <= gauges["leaklab_db_connections_open"] <= gauges["leaklab_db_pool_max"]
     assert gauges["leaklab_db_pool_in_use"] == 0  # every connection went back
+    assert (
+        gauges["leaklab_redis_pool_max"] == stack.settings.redis_pool_max * stack.settings.workers
+    )
+    leaky, _ = scrape(state.url("leaky"))
+    assert leaky["leaklab_db_pool_max"] == 0 and leaky["leaklab_redis_pool_max"] == 0  # no bound
 
 
 def _worker_pids(master: int) -> set[int]:

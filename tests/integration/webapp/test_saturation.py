@@ -20,6 +20,12 @@ def _until_503(url: str, limit: int) -> tuple[int, dict[str, str]]:
     raise AssertionError(f"no 503 after {limit} requests")
 
 
+def _exhausted(state: RunState, resource: str) -> float:
+    text = requests.get(f"{state.url('leaky')}/metrics", timeout=5).text
+    line = f'leaklab_exhausted_total{{resource="{resource}"}} '
+    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(line))
+
+
 def _alive_then_recovers(stack: NativeStack, state: RunState, workers: set[int], path: str) -> None:
     """The same workers still answer; after /admin/reset the endpoint serves again."""
     assert _workers(stack, "leaky") == workers
@@ -44,6 +50,7 @@ def test_postgres_max_connections(stack: NativeStack, state: RunState) -> None:
 
     again = requests.get(f"{state.url('leaky')}/api/database", timeout=10)
     assert again.status_code == 503  # still saturated
+    assert _exhausted(state, "postgresql_max_connections") >= 2
     _alive_then_recovers(stack, state, workers, "/api/database")
 
 
