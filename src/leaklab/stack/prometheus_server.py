@@ -20,9 +20,11 @@ def render_config(
     """Rewrite the compose config's targets (service:port) to native ones (127.0.0.1:port).
 
     Targets with no native counterpart are dropped, and so are scrape jobs left empty:
-    the native stack runs fewer services than compose.
+    the native stack runs fewer services than compose. Rule files are made absolute, as
+    the rendered file lives elsewhere.
     """
     config: dict[str, Any] = yaml.safe_load(template.read_text())
+    config["rule_files"] = [str(template.parent / p) for p in config.get("rule_files", [])]
     config.setdefault("global", {})
     config["global"]["scrape_interval"] = scrape_interval
     config["global"]["evaluation_interval"] = scrape_interval

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from leaklab.paths import PROMETHEUS_CONFIG
 from leaklab.stack.native import COMPOSE_TARGETS
 from leaklab.stack.prometheus_server import render_config
@@ -28,3 +30,10 @@ def test_targets_the_native_stack_does_not_run_are_dropped() -> None:
     assert config["scrape_configs"][0]["static_configs"] == [
         {"targets": ["127.0.0.1:1"], "labels": {"app": "leaky"}}
     ]
+
+
+def test_rule_files_point_at_the_repository_rules() -> None:
+    config = render_config(PROMETHEUS_CONFIG, {}, "1s")
+    (pattern,) = config["rule_files"]
+    matches = sorted(Path("/").glob(pattern.lstrip("/")))
+    assert [m.name for m in matches] == ["leaklab.rules.yml"]

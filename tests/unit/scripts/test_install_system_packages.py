@@ -31,7 +31,10 @@ def test_missing_servers_are_named_with_the_commands_to_install_them(tmp_path: P
     )
     assert result.returncode == 2
     assert "missing" in result.stdout and "redis-server" in result.stdout
-    assert "sudo apt-get install --no-install-recommends prometheus redis-server" in result.stderr
+    assert (
+        "sudo apt-get install --no-install-recommends prometheus prometheus-postgres-exporter"
+        " prometheus-redis-exporter redis-server" in result.stderr
+    )
     assert "brew install postgresql@15 redis prometheus" in result.stderr
 
 
