@@ -1,4 +1,4 @@
-"""The `leaklab` command: up, status, down, load, demo."""
+"""The `leaklab` command: up, status, down, load, demo, seed."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from leaklab.measure import Holdings, holdings, reset
 from leaklab.settings import VARIANTS, SettingsError, StackSettings
 from leaklab.stack import NativeStack, StackError
 from leaklab.stack.native import LOAD_JOBS
+from leaklab.stack.postgres_server import prepare
 from leaklab.stages import shape_names
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
@@ -285,6 +286,17 @@ def load(
     else:
         err.print(f"[red]leaklab:[/red] Locust exited with {code}: see its output above")
     sys.exit(EXIT_OK if code == 0 else EXIT_LEAK)
+
+
+@main.command()
+@clean_errors
+def seed() -> None:
+    """Create and seed the tables the apps query, at LEAKLAB_DATABASE_URL (idempotent)."""
+    url = StackSettings.from_env(os.environ).database_url
+    if not url:
+        raise SettingsError("LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)")
+    prepare(url)
+    console.print("Schema ready.")
 
 
 def _print_status(stack: NativeStack) -> bool:
