@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages demo up status load down test lint unit integration e2e clean
+.PHONY: help install system-packages demo up status load down compose-up compose-down test lint unit integration e2e clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,16 @@ load: install ## Locust at both apps, web UI on http://127.0.0.1:8089 (Ctrl-C st
 
 down: install ## Stop the native stack (logs stay in .run/logs)
 	$(BIN)/leaklab down
+
+compose-up: ## The whole stack with Grafana in Docker (needs .env: cp .env.example .env)
+	docker compose up -d --build
+	@echo "Grafana    http://127.0.0.1:$${GRAFANA_PORT:-3000}  (dashboard: leaklab: leaky vs fixed)"
+	@echo "Locust     http://127.0.0.1:$${LOCUST_WEB_PORT:-8089}"
+	@echo "Prometheus http://127.0.0.1:$${LEAKLAB_PROMETHEUS_PORT:-9090}"
+	@echo "leaky      http://127.0.0.1:$${LEAKLAB_LEAKY_PORT:-8001}   fixed http://127.0.0.1:$${LEAKLAB_FIXED_PORT:-8002}"
+
+compose-down: ## Stop the Docker stack
+	docker compose down
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check src services tests bench locust
