@@ -7,17 +7,14 @@ Run: .venv/bin/python bench/leak_figures.py [--first 50] [--more 500]
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from leaklab.burst import burst
 from leaklab.measure import Holdings, holdings, reset
-from leaklab.settings import StackSettings
 from leaklab.stack import NativeStack
-from leaklab.stack.process import free_port
+from leaklab.stack.native import private_settings
 
 
 def _row(label: str, h: Holdings, codes: str) -> str:
@@ -31,12 +28,7 @@ def main() -> None:
     parser.add_argument("--more", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leaklab-bench-") as tmp:
-        settings = replace(
-            StackSettings.from_env(os.environ, Path(tmp)),
-            leaky_port=free_port(),
-            fixed_port=free_port(),
-            prometheus_port=free_port(),
-        )
+        settings = private_settings(Path(tmp))
         stack = NativeStack(settings)
         started = time.monotonic()
         state = stack.up()

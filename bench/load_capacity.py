@@ -27,8 +27,8 @@ from pathlib import Path
 import psutil
 import requests
 
-from leaklab.settings import StackSettings
 from leaklab.stack import NativeStack, apps
+from leaklab.stack.native import private_settings
 from leaklab.stack.process import free_port, stop, wait_until_ready
 from leaklab.stack.state import RunState
 
@@ -126,13 +126,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leaklab-bench-") as tmp:
-        settings = replace(
-            StackSettings.from_env(os.environ, Path(tmp)),
-            leaky_port=free_port(),
-            fixed_port=free_port(),
-            prometheus_port=free_port(),
-            locust_metrics_port=free_port(),
-        )
+        settings = private_settings(Path(tmp))
         stack = NativeStack(settings)
         state = stack.up()
         env = {**os.environ, "LEAKLAB_RUN_DIR": tmp}

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from leaklab.measure import reset
-from leaklab.settings import StackSettings
 from leaklab.stack import NativeStack
-from leaklab.stack.process import free_port
+from leaklab.stack.native import private_settings
 from leaklab.stack.state import RunState
 
 TIERS = ("unit", "integration", "e2e")
@@ -30,22 +27,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(getattr(pytest.mark, tier))
 
 
-def stack_settings(run_dir: Path, **overrides: object) -> StackSettings:
-    """Settings for a test stack: free ports everywhere; servers from the environment if set."""
-    base = StackSettings.from_env(os.environ, run_dir)
-    ports = {
-        "leaky_port": free_port(),
-        "fixed_port": free_port(),
-        "prometheus_port": free_port(),
-    }
-    return replace(base, **{**ports, **overrides})  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
     """The whole native stack, once per session, on free ports."""
     run_dir = tmp_path_factory.mktemp("run")
-    native = NativeStack(stack_settings(run_dir, worker_nofile=WORKER_NOFILE))
+    native = NativeStack(private_settings(run_dir, worker_nofile=WORKER_NOFILE))
     try:
         native.up()
         yield native

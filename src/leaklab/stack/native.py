@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import redis
@@ -58,6 +60,18 @@ class ServiceStatus:
     running: bool
     healthy: bool
     detail: str
+
+
+def private_settings(run_dir: Path, **overrides: Any) -> StackSettings:
+    """A stack of its own for tests and benchmarks: every port free, state in run_dir.
+
+    Servers given by environment (LEAKLAB_DATABASE_URL, ...) are still honoured.
+    """
+    ports = {
+        name: free_port()
+        for name in ("leaky_port", "fixed_port", "prometheus_port", "locust_metrics_port")
+    }
+    return replace(StackSettings.from_env(os.environ, run_dir), **{**ports, **overrides})
 
 
 class NativeStack:

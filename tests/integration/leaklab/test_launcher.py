@@ -6,14 +6,14 @@ import psutil
 import requests
 
 from leaklab.stack import NativeStack
+from leaklab.stack.native import private_settings
 from leaklab.stack.process import is_running
 from leaklab.stack.state import RunState
-from tests.conftest import stack_settings
 
 
 def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) -> None:
     """With LEAKLAB_DATABASE_URL/REDIS_URL set, only the apps and Prometheus are started."""
-    settings = stack_settings(
+    settings = private_settings(
         tmp_path, database_url=state.url("postgres"), redis_url=state.url("redis")
     )
     second = NativeStack(settings)
@@ -34,7 +34,7 @@ def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) ->
 
 
 def test_down_stops_every_process_of_an_app(stack: NativeStack, tmp_path: Path) -> None:
-    settings = stack_settings(
+    settings = private_settings(
         tmp_path, database_url=stack.state.url("postgres"), redis_url=stack.state.url("redis")
     )
     other = NativeStack(settings)
