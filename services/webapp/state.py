@@ -27,17 +27,33 @@ class Resources:
     _active_requests: int = 0
     _reset_pending: bool = False
     _resets: int = 0
+    _published: tuple[int, ...] = ()
 
     def publish(self) -> None:
         """Copy this worker's figures into the contract's gauges."""
         if not self.metrics:
             return
-        metrics.DB_OPEN.set(self.db.open_connections())
-        metrics.DB_POOL_MAX.set(self.db.pool_max())
-        metrics.DB_POOL_IN_USE.set(self.db.in_use())
-        metrics.REDIS_OPEN.set(self.cache.open_connections())
-        metrics.REDIS_POOL_MAX.set(self.cache.pool_max())
-        metrics.REDIS_POOLS.set(self.cache.pools())
+        figures = (
+            self.db.open_connections(),
+            self.db.pool_max(),
+            self.db.in_use(),
+            self.cache.open_connections(),
+            self.cache.pool_max(),
+            self.cache.pools(),
+        )
+        if figures == self._published:
+            return  # unchanged: spare the request six writes to the multiprocess files
+        gauges = (
+            metrics.DB_OPEN,
+            metrics.DB_POOL_MAX,
+            metrics.DB_POOL_IN_USE,
+            metrics.REDIS_OPEN,
+            metrics.REDIS_POOL_MAX,
+            metrics.REDIS_POOLS,
+        )
+        for gauge, value in zip(gauges, figures, strict=True):
+            gauge.set(value)
+        self._published = figures
 
     def request_started(self) -> None:
         self._active_requests += 1
