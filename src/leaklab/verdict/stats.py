@@ -1,0 +1,250 @@
+"""Decide whether one resource of one app leaks. Pure functions, no I/O.
+
+The resource is regressed on cumulative requests, not on time, so the verdict
+does not depend on how hard the load pushed. The slope is Theil–Sen (robust to
+allocator jumps and outliers), fitted within segments (a worker restart starts a
+new one), after trimming the warm-up; its 95 % interval comes from a moving-block
+bootstrap of the residuals, which keeps their autocorrelation. A LEAK needs the
+whole interval above the resource's threshold and the late half still growing,
+so a pool or a cache filling up to its cap is not one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+MAX_POINTS = 240  # Theil–Sen is O(n^2): thin longer series evenly
+BOOTSTRAP = 300
+
+
+class Verdict(str, Enum):
+    LEAK = "LEAK"
+    NO_LEAK = "NO LEAK"
+    UNDECIDED = "UNDECIDED"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One resource over a run: cumulative requests and the resource, point by point."""
+
+    requests: Array
+    values: Array
+    segments: NDArray[np.int64] | None = None  # a new id where a worker restarted
+    exhausted: Array | None = None  # cumulative 503s naming this resource
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How one resource is judged; thresholds are calibrated on the fixed app."""
+
+    threshold_per_1k: float  # growth per 1,000 requests that counts as a leak
+    bound: float | None = None  # the legal maximum (pool max x workers), when known
+    min_requests: float = 100
+    min_points: int = 8
+    warmup_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The slope after the warm-up, per 1,000 requests, with its interval."""
+
+    slope_per_1k: float
+    ci_low_per_1k: float
+    ci_high_per_1k: float
+    late_slope_per_1k: float
+    late_ci_high_per_1k: float
+    warmup_until: float  # cumulative requests where the fit starts
+    intercept: float  # value of the fit at requests = warmup_until (for plots)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+    requests: float
+    fit: Fit | None = None
+    saturated_at: float | None = None  # cumulative requests where 503s began
+    method: str = (
+        "Theil-Sen on cumulative requests, warm-up trimmed, moving-block bootstrap 95 % CI"
+    )
+
+
+def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
+    """LEAK, NO LEAK or UNDECIDED for one resource, with the evidence."""
+    x = np.asarray(series.requests, dtype=float)
+    y = np.asarray(series.values, dtype=float)
+    seg = (
+        np.zeros(len(x), dtype=np.int64)
+        if series.segments is None
+        else np.asarray(series.segments, dtype=np.int64)
+    )
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, seg = x[ok], y[ok], seg[ok]
+    served = _served(x, seg)
+    if len(x) < rules.min_points or served < rules.min_requests:
+        return Decision(
+            Verdict.UNDECIDED,
+            f"too little load: {served:.0f} requests in "
+            f"{len(x)} points (needs {rules.min_requests:.0f} requests and "
+            f"{rules.min_points} points)",
+            served,
+        )
+
+    saturated_at = None
+    if series.exhausted is not None:
+        refused = np.asarray(series.exhausted, dtype=float)[ok]
+        rising = np.nonzero(refused > refused[0])[0]
+        if len(rising):
+            saturated_at = float(x[rising[0]])
+            before = np.arange(len(x)) < rising[0]
+            x, y, seg = x[before], y[before], seg[before]
+
+    fit = _fit(x, y, seg, rules, seed) if len(x) >= 4 else None
+    decision = Decision(Verdict.UNDECIDED, "", served, fit, saturated_at)
+    peak = float(np.max(y, initial=0.0))
+    if rules.bound is not None and rules.bound > 0 and peak > rules.bound:
+        return replace(
+            decision,
+            verdict=Verdict.LEAK,
+            reason=f"holds {peak:.0f}, above the legal bound {rules.bound:.0f} "
+            "(pool max x workers)",
+        )
+    thr = rules.threshold_per_1k
+    if saturated_at is not None and (fit is None or fit.ci_low_per_1k <= thr):
+        # Too short a climb to fit before the limit: judge the climb itself.
+        rise = peak - float(y[0]) if len(y) else 0.0
+        climbed = float(x[-1] - x[0]) if len(x) > 1 else 0.0
+        unbounded = rules.bound is None or rules.bound <= 0
+        if unbounded and rise >= 10 and climbed > 0 and 1000 * rise / climbed > thr:
+            return replace(
+                decision,
+                verdict=Verdict.LEAK,
+                reason=f"SATURATED at {saturated_at:.0f} requests, after climbing {rise:.0f} "
+                f"in {climbed:.0f} requests ({1000 * rise / climbed:.3g} per 1,000)",
+            )
+    if fit is None:
+        why = (
+            "saturated before enough points to fit"
+            if saturated_at is not None
+            else "too few points after the warm-up"
+        )
+        return replace(decision, reason=why)
+
+    low, high = fit.ci_low_per_1k, fit.ci_high_per_1k
+    if low > thr and fit.late_slope_per_1k > thr:
+        if saturated_at is not None:
+            why = (
+                f"SATURATED at {saturated_at:.0f} requests, after growing "
+                f"{fit.slope_per_1k:.3g} per 1,000 (95 % CI {low:.3g} to {high:.3g})"
+            )
+        else:
+            why = (
+                f"grows {fit.slope_per_1k:.3g} per 1,000 requests "
+                f"(95 % CI {low:.3g} to {high:.3g}) > {thr:g}"
+            )
+        return replace(decision, verdict=Verdict.LEAK, reason=why)
+    if high < thr:
+        return replace(
+            decision,
+            verdict=Verdict.NO_LEAK,
+            reason=f"grows {fit.slope_per_1k:.3g} per 1,000 (95 % CI up to {high:.3g}) < {thr:g}",
+        )
+    if fit.late_ci_high_per_1k < thr:
+        return replace(
+            decision,
+            verdict=Verdict.NO_LEAK,
+            reason=f"stopped growing: late half {fit.late_slope_per_1k:.3g} per "
+            f"1,000 (CI up to {fit.late_ci_high_per_1k:.3g}) < {thr:g}",
+        )
+    return replace(
+        decision, reason=f"95 % CI {low:.3g} to {high:.3g} per 1,000 straddles {thr:g}: run longer"
+    )
+
+
+def _served(x: Array, seg: NDArray[np.int64]) -> float:
+    """Requests served over the series, summed within segments (counters may restart)."""
+    total = 0.0
+    for s in np.unique(seg):
+        xs = x[seg == s]
+        total += float(xs.max() - xs.min()) if len(xs) else 0.0
+    return total
+
+
+def _fit(x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int) -> Fit | None:
+    start = x.min() + rules.warmup_fraction * (x.max() - x.min())
+    keep = x >= start
+    if keep.sum() < max(4, rules.min_points // 2):
+        return None
+    x, y, seg = _thin(x[keep], y[keep], seg[keep])
+    slope = theil_sen(x, y, seg)
+    if slope is None:
+        return None
+    low, high = block_bootstrap_ci(x, y, seg, slope, seed)
+    late = x >= x.min() + 0.5 * (x.max() - x.min())
+    late_slope = theil_sen(x[late], y[late], seg[late]) if late.sum() >= 4 else None
+    if late_slope is None:
+        late_slope, late_high = slope, high
+    else:
+        _low, late_high = block_bootstrap_ci(x[late], y[late], seg[late], late_slope, seed + 1)
+    return Fit(
+        slope_per_1k=1000 * slope,
+        ci_low_per_1k=1000 * low,
+        ci_high_per_1k=1000 * high,
+        late_slope_per_1k=1000 * late_slope,
+        late_ci_high_per_1k=1000 * late_high,
+        warmup_until=float(start),
+        intercept=float(np.median(y - slope * (x - start))),
+    )
+
+
+def _thin(x: Array, y: Array, seg: NDArray[np.int64]) -> tuple[Array, Array, NDArray[np.int64]]:
+    if len(x) <= MAX_POINTS:
+        return x, y, seg
+    pick = np.unique(np.linspace(0, len(x) - 1, MAX_POINTS).round().astype(int))
+    return x[pick], y[pick], seg[pick]
+
+
+def theil_sen(x: Array, y: Array, seg: NDArray[np.int64] | None = None) -> float | None:
+    """Median of the pairwise slopes, pairs taken within the same segment only."""
+    if seg is None:
+        seg = np.zeros(len(x), dtype=np.int64)
+    i, j = np.triu_indices(len(x), k=1)
+    same = (seg[i] == seg[j]) & (x[j] != x[i])
+    if not same.any():
+        return None
+    i, j = i[same], j[same]
+    return float(np.median((y[j] - y[i]) / (x[j] - x[i])))
+
+
+def block_bootstrap_ci(
+    x: Array, y: Array, seg: NDArray[np.int64], slope: float, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of the slope from moving-block resampled residuals."""
+    n = len(x)
+    fitted = np.empty(n)
+    for s in np.unique(seg):
+        m = seg == s
+        fitted[m] = np.median(y[m] - slope * x[m]) + slope * x[m]
+    residuals = y - fitted
+    block = max(2, int(round(n ** (1 / 3))))
+    starts = np.arange(0, n - block + 1)
+    rng = np.random.default_rng(seed)
+    i, j = np.triu_indices(n, k=1)
+    same = (seg[i] == seg[j]) & (x[j] != x[i])
+    i, j = i[same], j[same]
+    dx = x[j] - x[i]
+    slopes = np.empty(BOOTSTRAP)
+    blocks_needed = -(-n // block)
+    for b in range(BOOTSTRAP):
+        chosen = rng.choice(starts, size=blocks_needed)
+        resampled = np.concatenate([residuals[s : s + block] for s in chosen])[:n]
+        ystar = fitted + resampled
+        slopes[b] = np.median((ystar[j] - ystar[i]) / dx)
+    tail = (1 - level) / 2
+    low, high = np.quantile(slopes, [tail, 1 - tail])
+    return float(min(low, slope)), float(max(high, slope))

@@ -1,0 +1,138 @@
+"""The decision on synthetic series whose truth we know."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaklab.verdict.stats import Rules, Series, Verdict, decide, theil_sen
+
+CONNECTIONS = Rules(threshold_per_1k=2.0)
+RSS = Rules(threshold_per_1k=512 * 1024.0)
+MiB = 2**20
+
+
+def requests(n: int = 120, per_point: float = 20.0) -> np.ndarray:
+    return np.arange(n) * per_point
+
+
+def noisy(values: np.ndarray, scale: float, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # autocorrelated noise (AR(1)), as scraped gauges are
+    e = np.zeros(len(values))
+    for k in range(1, len(values)):
+        e[k] = 0.7 * e[k - 1] + rng.normal(0, scale)
+    return values + e
+
+
+def test_steady_linear_growth_is_a_leak_with_an_interval_around_the_truth() -> None:
+    x = requests()
+    d = decide(Series(x, noisy(0.6 * x, 1.0)), CONNECTIONS)
+    assert d.verdict is Verdict.LEAK
+    assert d.fit is not None
+    assert d.fit.ci_low_per_1k <= 600 <= d.fit.ci_high_per_1k
+    assert 550 < d.fit.slope_per_1k < 650
+
+
+def test_a_pool_filling_to_its_cap_then_flat_is_no_leak() -> None:
+    x = requests()
+    y = np.minimum(x / 5, 20)
+    assert decide(Series(x, y), Rules(2.0, bound=20)).verdict is Verdict.NO_LEAK
+    assert decide(Series(x, y), CONNECTIONS).verdict is Verdict.NO_LEAK  # bound unknown
+
+
+def test_above_the_legal_bound_is_a_leak_outright() -> None:
+    x = requests(20, 2)  # few requests: still decided by the bound
+    d = decide(Series(x, 2 + x / 2), Rules(2.0, bound=20, min_requests=10))
+    assert d.verdict is Verdict.LEAK and "legal bound 20" in d.reason
+
+
+def test_a_bounded_cache_filling_then_flat_is_no_leak() -> None:
+    x = requests(200, 25)
+    y = noisy(500 * (1 - np.exp(-x / 500)), 0.5)
+    d = decide(Series(x, y), CONNECTIONS)
+    assert d.verdict is Verdict.NO_LEAK, d.reason
+
+
+def test_a_step_at_warm_up_is_no_leak() -> None:
+    x = requests()
+    y = noisy(40 * MiB + 5 * MiB * (x > 60), 50_000)
+    assert decide(Series(x, y), RSS).verdict is Verdict.NO_LEAK
+
+
+def test_noisy_rss_with_allocator_jumps() -> None:
+    x = requests(300, 60)
+    rng = np.random.default_rng(3)
+    jumps = np.cumsum(rng.choice([0, 2 * MiB, -2 * MiB], size=len(x), p=[0.96, 0.02, 0.02]))
+    base = noisy(40 * MiB + jumps, 100_000)
+    leaking = decide(Series(x, base + 1024 * x), RSS)  # 1 KiB per request
+    assert leaking.verdict is Verdict.LEAK, leaking.reason
+    assert decide(Series(x, base), RSS).verdict is not Verdict.LEAK
+
+
+def test_a_saturation_plateau_is_a_leak_with_the_growth_before_it() -> None:
+    x = requests(60, 10)
+    y = np.minimum(0.6 * x, 93)
+    refused = np.maximum(0, x - 155) * 0.4
+    d = decide(Series(x, y, exhausted=refused), CONNECTIONS)
+    assert d.verdict is Verdict.LEAK and "SATURATED" in d.reason
+    assert d.saturated_at is not None and 150 <= d.saturated_at <= 170
+
+
+def test_a_pooled_app_refused_by_a_saturated_server_is_not_called_leaky() -> None:
+    x = requests(60, 10)
+    y = np.minimum(x / 5, 2)  # two pooled connections, then flat
+    refused = np.maximum(0, x - 155)  # another client took the server's last slots
+    d = decide(Series(x, y, exhausted=refused), Rules(2.0, bound=20))
+    assert d.verdict is not Verdict.LEAK
+
+
+def test_a_worker_restart_splits_the_series() -> None:
+    x = requests()
+    restart = x >= x[60]
+    y = np.where(restart, 0.5 * (x - x[60]), 0.5 * x)  # the new worker starts from 0
+    seg = restart.astype(np.int64)
+    d = decide(Series(x, y, segments=seg), CONNECTIONS)
+    assert d.verdict is Verdict.LEAK
+    assert d.fit is not None and 450 < d.fit.slope_per_1k < 550
+    flat = np.where(restart, 3.0, 5.0)  # a restart drops a flat series: no leak
+    assert decide(Series(x, flat, segments=seg), CONNECTIONS).verdict is Verdict.NO_LEAK
+
+
+def test_no_load_is_undecided_never_no_leak() -> None:
+    x = np.full(100, 500.0)
+    d = decide(Series(x, np.full(100, 3.0)), CONNECTIONS)
+    assert d.verdict is Verdict.UNDECIDED and "too little load" in d.reason
+
+
+def test_too_few_points_is_undecided() -> None:
+    x = requests(5, 100)
+    assert decide(Series(x, x), CONNECTIONS).verdict is Verdict.UNDECIDED
+
+
+def test_theil_sen_shrugs_off_outliers() -> None:
+    x = requests(50, 1)
+    y = 2 * x
+    y[[5, 20, 33]] = [1e6, -1e6, 5e5]
+    assert theil_sen(x, y) == pytest.approx(2.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    slope=st.sampled_from([0.0, 0.0005, 0.6]),
+    offset=st.floats(min_value=-1e4, max_value=1e4),
+    start=st.floats(min_value=0, max_value=1e6),
+    scale=st.sampled_from([0.5, 3.0, 40.0]),
+)
+def test_offsets_and_scaling_do_not_change_the_verdict(
+    slope: float, offset: float, start: float, scale: float
+) -> None:
+    x = requests()
+    y = noisy(slope * x, 0.3)
+    reference = decide(Series(x, y), CONNECTIONS).verdict
+    assert decide(Series(x, y + offset), CONNECTIONS).verdict is reference
+    assert decide(Series(x + start, y), CONNECTIONS).verdict is reference
+    # the same growth per request, at a larger request count and resource scale
+    assert decide(Series(x * scale, y * scale), CONNECTIONS).verdict is reference
