@@ -1,0 +1,225 @@
+"""Read a run's series from Prometheus's HTTP API and line them up on one time grid."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import requests
+
+from leaklab.verdict.stats import Series
+
+
+class QueryError(RuntimeError):
+    """Prometheus did not answer, refused the query, or has no such series."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource to judge: a gauge selector and how to read it."""
+
+    name: str
+    selector: str
+    threshold_per_1k: float
+    unit: str
+    bound: str | None = None  # selector of the legal maximum (pool max x workers)
+    exhausted: tuple[str, ...] = ()  # leaklab_exhausted_total{resource=...} meaning saturation
+
+
+KiB = 1024.0
+# Thresholds, calibrated on the fixed app (see bench/detection.py and the README).
+CONTRACT: tuple[Resource, ...] = (
+    Resource("rss", "leaklab_worker_resident_memory_bytes", 512 * KiB, "bytes"),
+    Resource(
+        "db_connections",
+        "leaklab_db_connections_open",
+        2.0,
+        "connections",
+        bound="leaklab_db_pool_max",
+        exhausted=("postgresql_max_connections", "db_pool"),
+    ),
+    Resource(
+        "redis_connections",
+        "leaklab_redis_connections_open",
+        2.0,
+        "connections",
+        bound="leaklab_redis_pool_max",
+        exhausted=("redis_maxclients", "worker_open_files"),
+    ),
+    Resource("fds", "leaklab_worker_open_fds", 4.0, "fds", exhausted=("worker_open_files",)),
+    Resource("threads", "leaklab_worker_threads", 1.0, "threads"),
+)
+REQUESTS = 'flask_http_request_duration_seconds_count{path=~"/api/.+"}'
+WORKERS = "leaklab_worker_resident_memory_bytes"  # per-pid: a new pid set is a restart
+EXHAUSTED = "leaklab_exhausted_total"
+LOAD_USERS = "locust_users"
+
+
+def with_matchers(selector: str, matchers: str) -> str:
+    """Add label matchers to a metric selector: m{a="b"} + app="x" -> m{a="b",app="x"}."""
+    if not matchers:
+        return selector
+    if selector.rstrip().endswith("}"):
+        head = selector.rstrip()[:-1].rstrip()
+        return f"{head}{'' if head.endswith('{') else ','}{matchers}}}"
+    return f"{selector}{{{matchers}}}"
+
+
+@dataclass
+class Window:
+    """A time grid: start, end (Unix seconds) and step."""
+
+    start: float
+    end: float
+    step: float
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.arange(self.start, self.end + self.step / 2, self.step)
+
+
+@dataclass
+class AppData:
+    """Everything read for one app on the window's grid."""
+
+    requests: np.ndarray
+    segments: np.ndarray
+    resources: dict[str, Series] = field(default_factory=dict)
+    bounds: dict[str, float | None] = field(default_factory=dict)
+    users: np.ndarray | None = None
+
+
+class Prometheus:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def range(self, expr: str, window: Window) -> list[dict[str, Any]]:
+        try:
+            response = requests.get(
+                f"{self.url}/api/v1/query_range",
+                params={
+                    "query": expr,
+                    "start": str(window.start),
+                    "end": str(window.end),
+                    "step": str(window.step),
+                },
+                timeout=30,
+            )
+        except requests.RequestException as exc:
+            raise QueryError(
+                f"Prometheus at {self.url} does not answer ({type(exc).__name__})"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise QueryError(
+                f"{self.url} is not a Prometheus API (HTTP {response.status_code})"
+            ) from None
+        if body.get("status") != "success":
+            raise QueryError(f"Prometheus refused {expr!r}: {body.get('error', body)}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def grid(self, expr: str, window: Window, required: bool = True) -> np.ndarray | None:
+        """One series on the window's grid (NaN where absent); None if absent and optional."""
+        result = self.range(expr, window)
+        if not result:
+            if required:
+                raise QueryError(
+                    f"no data for {expr!r} between the window's start and end: "
+                    "check the selector and the time window"
+                )
+            return None
+        values = np.full(len(window.times), np.nan)
+        index = {round(t, 3): i for i, t in enumerate(window.times)}
+        for ts, value in result[0]["values"]:
+            i = index.get(round(float(ts), 3))
+            if i is not None:
+                values[i] = float(value)
+        return values
+
+    def pid_sets(self, expr: str, window: Window) -> list[frozenset[str]]:
+        """The set of per-worker series present at each grid time."""
+        sets: list[set[str]] = [set() for _ in window.times]
+        index = {round(t, 3): i for i, t in enumerate(window.times)}
+        for series in self.range(expr, window):
+            pid = str(series["metric"].get("pid", ""))
+            for ts, _value in series["values"]:
+                i = index.get(round(float(ts), 3))
+                if i is not None:
+                    sets[i].add(pid)
+        return [frozenset(s) for s in sets]
+
+
+def _segments(requests_: np.ndarray, pid_sets: list[frozenset[str]] | None) -> np.ndarray:
+    """A new segment wherever the request counter fell or the worker set changed."""
+    seg = np.zeros(len(requests_), dtype=np.int64)
+    current, previous_pids, previous_count = 0, None, None
+    for i, count in enumerate(requests_):
+        pids = pid_sets[i] if pid_sets else None
+        if previous_count is not None and np.isfinite(count) and count < previous_count:
+            current += 1
+        elif pids and previous_pids and pids != previous_pids:
+            current += 1
+        seg[i] = current
+        if pids:
+            previous_pids = pids
+        if np.isfinite(count):
+            previous_count = count
+    return seg
+
+
+def _cumulative(counter: np.ndarray) -> np.ndarray:
+    """Requests served since the window's start; a counter reset starts again from 0."""
+    out = np.full(len(counter), np.nan)
+    total, last = 0.0, None
+    for i, value in enumerate(counter):
+        if not np.isfinite(value):
+            continue
+        if last is not None:
+            total += value - last if value >= last else value
+        last = value
+        out[i] = total
+    return out
+
+
+def read_app(
+    prom: Prometheus,
+    matchers: str,
+    resources: tuple[Resource, ...],
+    requests_selector: str,
+    window: Window,
+) -> AppData:
+    counter = prom.grid(f"sum({with_matchers(requests_selector, matchers)})", window)
+    assert counter is not None
+    pid_result = prom.range(with_matchers(WORKERS, matchers), window)
+    pid_sets = prom.pid_sets(with_matchers(WORKERS, matchers), window) if pid_result else None
+    seg = _segments(counter, pid_sets)
+    served = _cumulative(counter)
+    data = AppData(requests=served, segments=seg)
+    for resource in resources:
+        values = prom.grid(f"sum({with_matchers(resource.selector, matchers)})", window)
+        assert values is not None
+        exhausted = None
+        if resource.exhausted:
+            pattern = "|".join(re.escape(r) for r in resource.exhausted)
+            refused = with_matchers(
+                EXHAUSTED,
+                f'{matchers},resource=~"{pattern}"' if matchers else f'resource=~"{pattern}"',
+            )
+            exhausted = prom.grid(f"sum({refused})", window, required=False)
+            if exhausted is not None:
+                exhausted = np.nan_to_num(exhausted, nan=float(np.nanmin(exhausted)))
+        data.resources[resource.name] = Series(served, values, seg, exhausted)
+        bound = None
+        if resource.bound:
+            bound_values = prom.grid(
+                f"sum({with_matchers(resource.bound, matchers)})", window, required=False
+            )
+            if bound_values is not None and np.isfinite(bound_values).any():
+                bound = float(np.nanmax(bound_values))
+        data.bounds[resource.name] = bound
+    data.users = prom.grid(f"sum({with_matchers(LOAD_USERS, matchers)})", window, required=False)
+    return data
