@@ -17,15 +17,20 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from leaklab.burst import burst
-from leaklab.load import LoadPlan, check_ready, reports, valid_run_time
+from leaklab.load import LoadPlan, check_ready, reports, seconds, valid_run_time
 from leaklab.load import run as run_load
 from leaklab.measure import Holdings, holdings, reset
 from leaklab.settings import VARIANTS, SettingsError, StackSettings
 from leaklab.stack import NativeStack, StackError
 from leaklab.stack.native import LOAD_JOBS
 from leaklab.stack.postgres_server import prepare
-from leaklab.stages import shape_names
+from leaklab.stack.state import RunState
+from leaklab.stages import duration, shape_names
+from leaklab.verdict.check import CheckResult, run_check, window_since
+from leaklab.verdict.display import LiveFigures, verdict_table
+from leaklab.verdict.query import CONTRACT, REQUESTS, QueryError, Resource, Window
+from leaklab.verdict.report import write_report
+from leaklab.verdict.stats import Verdict
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
 console = Console()
@@ -40,7 +45,7 @@ def clean_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (StackError, SettingsError) as exc:
+        except (StackError, SettingsError, QueryError) as exc:
             err.print(f"[red]leaklab:[/red] {exc}", highlight=False)
             sys.exit(EXIT_USAGE)
         except (psycopg2.Error, redis.RedisError, requests.RequestException) as exc:
@@ -111,50 +116,111 @@ def down(ctx: click.Context) -> None:
 
 @main.command()
 @click.option(
-    "--requests",
-    "count",
-    type=click.IntRange(min=1, max=100_000),
-    default=50,
+    "--run-time",
+    default="60s",
     show_default=True,
-    help="Requests per endpoint sent to each app.",
+    help="How long Locust loads both apps (a staged ramp), e.g. 45s, 2m.",
 )
 @click.pass_context
 @clean_errors
-def demo(ctx: click.Context, count: int) -> None:
-    """Start the stack, send a burst to both apps, show what each one holds."""
+def demo(ctx: click.Context, run_time: str) -> None:
+    """The whole story: stack up, load at both apps, what leaked, the verdict and a report."""
+    duration = _seconds(run_time, "--run-time")
     stack = _stack(ctx)
     console.print(f"Starting the native stack in {stack.run_dir}")
     state = stack.up()
-    for variant in VARIANTS:
-        reset(state, variant)  # start from nothing, even on a stack left running
-    console.print(
-        f"\nSending {count} requests to /api/database and {count} to /api/redis of each app..."
-    )
-    codes = {variant: burst(state.url(variant), count) for variant in VARIANTS}
+    result, out_dir = _drive_and_decide(stack, state, duration, users=20, spawn_rate=4, pace=0.25)
     held = {variant: holdings(state, variant) for variant in VARIANTS}
     _print_holdings(
-        held,
-        codes,
-        count,
-        stack.settings.workers,
-        stack.settings.db_pool_max,
-        stack.settings.redis_pool_max,
+        held, stack.settings.workers, stack.settings.db_pool_max, stack.settings.redis_pool_max
     )
+    console.print(verdict_table(result))
+    _print_reasons(result)
+    report = write_report(result, out_dir / "report", _locust_report(out_dir))
+    result.write_json(out_dir / "check.json")
+    console.print(f"Report: {report}\nJSON:   {out_dir / 'check.json'}")
     console.print(
-        "\nThe stack is still running: [bold]leaklab status[/bold], "
-        "Prometheus at " + state.url("prometheus") + ", stop with "
-        "[bold]leaklab down[/bold] (or make down)."
+        "\nThe stack is still running: [bold]leaklab status[/bold], Prometheus at "
+        f"{state.url('prometheus')}, stop with [bold]leaklab down[/bold] (make down)."
     )
-    leaky, fixed = held["leaky"], held["fixed"]
-    bound_db = stack.settings.workers * stack.settings.db_pool_max
-    bound_redis = stack.settings.workers * stack.settings.redis_pool_max
-    expected = (
-        leaky.db_server > bound_db
-        and leaky.redis_server > bound_redis
-        and fixed.db_server <= bound_db
-        and fixed.redis_server <= bound_redis
+    verdicts = {app.name: app.decisions for app in result.apps}
+    expected = all(
+        verdicts[app][resource].verdict is want
+        for app, want in (("leaky", Verdict.LEAK), ("fixed", Verdict.NO_LEAK))
+        for resource in ("db_connections", "redis_connections")
     )
+    if not expected:
+        err.print(
+            "[red]leaklab:[/red] the verdicts are not the expected ones "
+            "(leaky LEAK, fixed NO LEAK on PostgreSQL and Redis connections)"
+        )
     sys.exit(EXIT_OK if expected else EXIT_LEAK)
+
+
+def _seconds(text: str, option: str) -> int:
+    try:
+        return seconds(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _locust_report(out_dir: Path) -> Path | None:
+    report = out_dir / "report.html"
+    return Path("..") / "report.html" if report.exists() else None
+
+
+def _drive_and_decide(
+    stack: NativeStack,
+    state: RunState,
+    duration: int,
+    users: int,
+    spawn_rate: float,
+    pace: float,
+    shape: str | None = None,
+    prometheus: str | None = None,
+    apps: dict[str, str] | None = None,
+    resources: tuple[Resource, ...] = CONTRACT,
+    requests_selector: str = REQUESTS,
+) -> tuple[CheckResult, Path]:
+    """Empty both apps, run Locust headless with a live view, then decide on that window."""
+    for variant in VARIANTS:
+        reset(state, variant)  # start from nothing, even on a stack left running
+    out_dir = stack.run_dir / "load" / time.strftime("%Y%m%d-%H%M%S")
+    plan = LoadPlan(
+        leaky_url=state.url("leaky"),
+        fixed_url=state.url("fixed"),
+        out_dir=out_dir,
+        users=users,
+        spawn_rate=spawn_rate,
+        run_time=None if shape else f"{duration}s",
+        headless=True,
+        shape=shape,
+        pace=pace,
+        host=stack.settings.host,
+        metrics_port=state.locust_metrics_port or stack.settings.locust_metrics_port,
+        master_port=stack.settings.locust_master_port,
+        quiet=True,
+    )
+    check_ready(plan)
+    url = prometheus or state.url("prometheus")
+    what = f"shape {shape!r}" if shape else f"{users} users, {duration} s"
+    console.print(f"Locust at both apps: {what} (its log: {out_dir / 'locust.log'})")
+    step = _step(stack.settings.scrape_interval)
+    time.sleep(2 * step + 0.5)  # let Prometheus see the emptied apps before the window opens
+    start = time.time()
+    with LiveFigures(console, url, duration):
+        code = run_load(plan, say=console.print)
+    time.sleep(2 * step + 1)  # a last scrape and rule evaluation after the load stopped
+    if code != 0:
+        err.print(f"[yellow]leaklab:[/yellow] Locust exited with {code}: see {out_dir}")
+    window = Window(float(int(start)), float(int(time.time())), step)
+    apps = apps or {variant: f'app="{variant}"' for variant in VARIANTS}
+    return run_check(url, apps, window, resources, requests_selector), out_dir
+
+
+def _step(scrape_interval: str) -> float:
+    value = float(scrape_interval.rstrip("ms").rstrip("s") or 1)
+    return max(1.0, value / 1000 if scrape_interval.endswith("ms") else value)
 
 
 @main.command()
@@ -289,6 +355,208 @@ def load(
 
 
 @main.command()
+@click.option(
+    "--run-time",
+    default=None,
+    help="Drive Locust at both apps this long, then decide (default 60s).",
+)
+@click.option(
+    "--since",
+    default=None,
+    help="Decide from what Prometheus already holds, this far back (e.g. 10m).",
+)
+@click.option("-u", "--users", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "-r",
+    "--spawn-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=4.0,
+    show_default=True,
+)
+@click.option("--pace", type=click.FloatRange(min=0.01), default=0.25, show_default=True)
+@click.option(
+    "--shape",
+    type=click.Choice(shape_names()),
+    default=None,
+    help="A named stage table instead of --users/--run-time.",
+)
+@click.option(
+    "--prometheus",
+    default=None,
+    help="Prometheus to read [the stack's, or LEAKLAB_PROMETHEUS_URL].",
+)
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="NAME=MATCHERS",
+    help='An app and its label matchers, e.g. leaky=app="leaky" (repeatable) [leaky and fixed].',
+)
+@click.option(
+    "--requests",
+    "requests_selector",
+    default=REQUESTS,
+    show_default=True,
+    help="The app's request counter.",
+)
+@click.option(
+    "--resource",
+    "resource_specs",
+    multiple=True,
+    metavar="NAME=SELECTOR[@THRESHOLD]",
+    help="A gauge to judge, with its leak threshold per 1,000 requests (repeatable) "
+    "[the leaklab metric contract].",
+)
+@click.option(
+    "--step",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds between points [the scrape interval].",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the verdict as JSON (schema leaklab.check/v1).",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write an HTML report with plots into this directory.",
+)
+@click.pass_context
+@clean_errors
+def check(
+    ctx: click.Context,
+    run_time: str | None,
+    since: str | None,
+    users: int,
+    spawn_rate: float,
+    pace: float,
+    shape: str | None,
+    prometheus: str | None,
+    apps: tuple[str, ...],
+    requests_selector: str,
+    resource_specs: tuple[str, ...],
+    step: float | None,
+    json_path: Path | None,
+    report_dir: Path | None,
+) -> None:
+    """Decide LEAK / NO LEAK per app and resource (exit 0 no leak, 1 leak, 2 error, 3 undecided)."""
+    if run_time and since:
+        raise click.UsageError(
+            "give --run-time (drive load, then decide) or --since (decide from history), not both"
+        )
+    chosen_apps = _parse_apps(apps)
+    resources = _parse_resources(resource_specs) if resource_specs else CONTRACT
+    stack = _stack(ctx)
+    locust_report = None
+    if since:
+        window_seconds = _seconds(since, "--since")
+        url = prometheus or _stack_prometheus(stack)
+        result = run_check(
+            url,
+            chosen_apps,
+            window_since(window_seconds, step or _step(stack.settings.scrape_interval)),
+            resources,
+            requests_selector,
+        )
+    else:
+        load_seconds = duration(shape) if shape else _seconds(run_time or "60s", "--run-time")
+        if not stack.is_up():
+            console.print(f"Starting the native stack in {stack.run_dir}")
+        state = stack.up()
+        result, out_dir = _drive_and_decide(
+            stack,
+            state,
+            load_seconds,
+            users,
+            spawn_rate,
+            pace,
+            shape,
+            prometheus,
+            chosen_apps,
+            resources,
+            requests_selector,
+        )
+        locust_report = out_dir / "report.html" if (out_dir / "report.html").exists() else None
+    console.print(verdict_table(result))
+    _print_reasons(result)
+    if json_path:
+        result.write_json(json_path)
+        console.print(f"JSON: {json_path}")
+    if report_dir:
+        index = write_report(
+            result,
+            report_dir,
+            Path(os.path.relpath(locust_report, report_dir)) if locust_report else None,
+        )
+        console.print(f"Report: {index}")
+    sys.exit(result.exit_code)
+
+
+def _print_reasons(result: CheckResult) -> None:
+    for app in result.apps:
+        for name, decision in app.decisions.items():
+            console.print(f"  {app.name} {name}: {decision.reason}", highlight=False)
+
+
+def _parse_apps(apps: tuple[str, ...]) -> dict[str, str]:
+    if not apps:
+        return {variant: f'app="{variant}"' for variant in VARIANTS}
+    parsed = {}
+    for spec in apps:
+        name, sep, matchers = spec.partition("=")
+        if not sep or not name or not any(op in matchers for op in ("=", "!=", "=~", "!~")):
+            raise click.BadParameter(
+                f'{spec!r} is not NAME=MATCHERS, e.g. leaky=app="leaky"', param_hint="--app"
+            )
+        parsed[name] = matchers
+    return parsed
+
+
+def _parse_resources(specs: tuple[str, ...]) -> tuple[Resource, ...]:
+    known = {r.name: r for r in CONTRACT}
+    parsed = []
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        selector, at, threshold = rest.partition("@")
+        if not sep or not name or not selector:
+            raise click.BadParameter(
+                f"{spec!r} is not NAME=SELECTOR[@THRESHOLD]", param_hint="--resource"
+            )
+        if at:
+            try:
+                limit = float(threshold)
+            except ValueError:
+                raise click.BadParameter(
+                    f"threshold {threshold!r} is not a number", param_hint="--resource"
+                ) from None
+        elif name in known:
+            limit = known[name].threshold_per_1k
+        else:
+            raise click.BadParameter(
+                f"{name!r} is not a contract resource: give its threshold "
+                "per 1,000 requests as NAME=SELECTOR@THRESHOLD",
+                param_hint="--resource",
+            )
+        base = known.get(name)
+        parsed.append(Resource(name, selector, limit, base.unit if base else "units"))
+    return tuple(parsed)
+
+
+def _stack_prometheus(stack: NativeStack) -> str:
+    if stack.settings.prometheus_url:
+        return stack.settings.prometheus_url
+    if stack.is_up():
+        return stack.state.url("prometheus")
+    return f"http://{stack.settings.host}:{stack.settings.prometheus_port}"
+
+
+@main.command()
 @clean_errors
 def seed() -> None:
     """Create and seed the tables the apps query, at LEAKLAB_DATABASE_URL (idempotent)."""
@@ -326,18 +594,10 @@ def _print_status(stack: NativeStack) -> bool:
     return all(row.healthy for row in rows) and not faults
 
 
-def _print_holdings(
-    held: dict[str, Holdings],
-    codes: dict[str, Any],
-    count: int,
-    workers: int,
-    pool_db: int,
-    pool_redis: int,
-) -> None:
-    table = Table(title=f"What each app holds after {count} requests per endpoint (server-side)")
+def _print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_redis: int) -> None:
+    table = Table(title="What each app holds now (server-side)")
     for column in (
         "app",
-        "answers",
         "PostgreSQL connections",
         "Redis clients",
         "app reports (db / redis)",
@@ -345,14 +605,10 @@ def _print_holdings(
     ):
         table.add_column(column, justify="right" if column != "app" else "left")
     for variant, h in held.items():
-        answers = ", ".join(
-            f"{n}x {code or 'no answer'}" for code, n in sorted(codes[variant].items())
-        )
         colour = "red" if variant == "leaky" else "green"
         rss = " ".join(f"{v / 2**20:.0f} MiB" for v in h.worker_rss.values())
         table.add_row(
             f"[{colour}]{variant}[/{colour}]",
-            answers,
             str(h.db_server),
             str(h.redis_server),
             f"{h.app_metrics.get('leaklab_db_connections_open', 0):.0f} / "

@@ -29,6 +29,15 @@ def valid_run_time(text: str) -> bool:
     return bool(_RUN_TIME.fullmatch(text))
 
 
+def seconds(text: str) -> int:
+    """90s -> 90, 5m -> 300, 1h30m -> 5400; ValueError for anything else."""
+    match = _RUN_TIME.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 5m or 1h30m")
+    hours, minutes, secs = (int(g[:-1]) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
 @dataclass(frozen=True)
 class LoadPlan:
     """Everything one Locust run needs; `argv` turns it into command lines."""
@@ -49,6 +58,7 @@ class LoadPlan:
     metrics_port: int = 9646
     master_port: int = 5557
     master_bind_host: str = "127.0.0.1"
+    quiet: bool = False  # Locust's own output to locust.log (leaklab check shows its own)
 
     def _common(self) -> list[str]:
         files = f"{LOCUSTFILE},{SHAPEFILE}" if self.shape else str(LOCUSTFILE)
@@ -146,13 +156,26 @@ def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
 
     previous = signal.signal(signal.SIGTERM, forward)
     try:
-        master = subprocess.Popen(plan.master_argv(), cwd=plan.out_dir, preexec_fn=_default_sigint)
+        output = open(plan.out_dir / "locust.log", "wb") if plan.quiet else None  # noqa: SIM115
+        master = subprocess.Popen(
+            plan.master_argv(),
+            cwd=plan.out_dir,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            preexec_fn=_default_sigint,
+        )
+        if output:
+            output.close()
         children.append(master)
         for index in range(plan.workers):
             log = open(plan.out_dir / f"worker-{index + 1}.log", "wb")  # noqa: SIM115
             children.append(
                 subprocess.Popen(
-                    plan.worker_argv(), cwd=plan.out_dir, stdout=log, stderr=subprocess.STDOUT
+                    plan.worker_argv(),
+                    cwd=plan.out_dir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_default_sigint,
                 )
             )
             log.close()

@@ -1,0 +1,132 @@
+"""Turn a window of Prometheus data into verdicts per app and resource, and their JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leaklab.verdict.query import (
+    CONTRACT,
+    REQUESTS,
+    AppData,
+    Prometheus,
+    Resource,
+    Window,
+    read_app,
+)
+from leaklab.verdict.stats import Decision, Rules, Verdict, decide
+
+SCHEMA = "leaklab.check/v1"
+EXIT = {"no_leak": 0, "leak": 1, "error": 2, "undecided": 3}
+
+
+@dataclass
+class AppVerdict:
+    name: str
+    matchers: str
+    data: AppData
+    decisions: dict[str, Decision] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = {d.verdict for d in self.decisions.values()}
+        if Verdict.LEAK in verdicts:
+            return Verdict.LEAK
+        return Verdict.NO_LEAK if verdicts == {Verdict.NO_LEAK} else Verdict.UNDECIDED
+
+    @property
+    def requests(self) -> float:
+        served = self.data.requests
+        return float(max((x for x in served if x == x), default=0.0))
+
+
+@dataclass
+class CheckResult:
+    prometheus: str
+    window: Window
+    resources: tuple[Resource, ...]
+    apps: list[AppVerdict]
+
+    @property
+    def exit_code(self) -> int:
+        verdicts = {app.verdict for app in self.apps}
+        if Verdict.LEAK in verdicts:
+            return EXIT["leak"]
+        if verdicts == {Verdict.NO_LEAK}:
+            return EXIT["no_leak"]
+        return EXIT["undecided"]
+
+    def to_json(self) -> dict[str, Any]:
+        units = {r.name: r for r in self.resources}
+        return {
+            "schema": SCHEMA,
+            "prometheus": self.prometheus,
+            "window": {
+                "start": self.window.start,
+                "end": self.window.end,
+                "step_seconds": self.window.step,
+            },
+            "exit_code": self.exit_code,
+            "apps": {
+                app.name: {
+                    "selector": app.matchers,
+                    "verdict": app.verdict.value,
+                    "requests": app.requests,
+                    "resources": {
+                        name: _decision_json(d, units[name], app.data.bounds.get(name))
+                        for name, d in app.decisions.items()
+                    },
+                }
+                for app in self.apps
+            },
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def _decision_json(d: Decision, resource: Resource, bound: float | None) -> dict[str, Any]:
+    fit = d.fit
+    return {
+        "verdict": d.verdict.value,
+        "reason": d.reason,
+        "unit": resource.unit,
+        "threshold_per_1k_requests": resource.threshold_per_1k,
+        "growth_per_1k_requests": fit.slope_per_1k if fit else None,
+        "ci95_per_1k_requests": [fit.ci_low_per_1k, fit.ci_high_per_1k] if fit else None,
+        "late_half_growth_per_1k_requests": fit.late_slope_per_1k if fit else None,
+        "requests_analysed": d.requests,
+        "warmup_until_requests": fit.warmup_until if fit else None,
+        "saturated_at_requests": d.saturated_at,
+        "legal_bound": bound,
+        "method": d.method,
+    }
+
+
+def window_since(seconds: float, step: float) -> Window:
+    end = float(int(time.time()))
+    return Window(end - seconds, end, step)
+
+
+def run_check(
+    prometheus_url: str,
+    apps: dict[str, str],
+    window: Window,
+    resources: tuple[Resource, ...] = CONTRACT,
+    requests_selector: str = REQUESTS,
+) -> CheckResult:
+    """Read every app's series for the window and decide each resource."""
+    prom = Prometheus(prometheus_url)
+    verdicts = []
+    for name, matchers in apps.items():
+        data = read_app(prom, matchers, resources, requests_selector, window)
+        app = AppVerdict(name, matchers, data)
+        for resource in resources:
+            rules = Rules(resource.threshold_per_1k, bound=data.bounds.get(resource.name))
+            app.decisions[resource.name] = decide(data.resources[resource.name], rules)
+        verdicts.append(app)
+    return CheckResult(prometheus_url, window, resources, verdicts)

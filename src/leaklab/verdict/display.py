@@ -1,0 +1,102 @@
+"""The verdict in the terminal: a live view while the load runs, then the table."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+import requests
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from leaklab.verdict.check import CheckResult
+from leaklab.verdict.stats import Verdict
+
+STYLE = {Verdict.LEAK: "bold red", Verdict.NO_LEAK: "bold green", Verdict.UNDECIDED: "bold yellow"}
+LIVE_QUERIES = {
+    "requests": 'sum by (app) (flask_http_request_duration_seconds_count{path=~"/api/.+"})',
+    "PostgreSQL conns": "sum by (app) (leaklab_db_connections_open)",
+    "Redis conns": "sum by (app) (leaklab_redis_connections_open)",
+    "RSS MiB": "sum by (app) (leaklab_worker_resident_memory_bytes) / 1048576",
+}
+
+
+class LiveFigures:
+    """Poll Prometheus every second and show the figures climbing (or not) per app."""
+
+    def __init__(self, console: Console, prometheus: str, seconds: int) -> None:
+        self._console, self._url, self._seconds = console, prometheus, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start = time.monotonic()
+
+    def __enter__(self) -> LiveFigures:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _table(self) -> Table:
+        elapsed = time.monotonic() - self._start
+        table = Table(title=f"load running: {elapsed:4.0f} s of {self._seconds} s")
+        table.add_column("app")
+        figures: dict[str, dict[str, float]] = {}
+        for label, query in LIVE_QUERIES.items():
+            table.add_column(label, justify="right")
+            try:
+                result = requests.get(
+                    f"{self._url}/api/v1/query", params={"query": query}, timeout=2
+                ).json()["data"]["result"]
+            except (requests.RequestException, KeyError, ValueError):
+                result = []
+            for r in result:
+                figures.setdefault(r["metric"].get("app", "?"), {})[label] = float(r["value"][1])
+        for app in sorted(figures):
+            colour = "red" if app == "leaky" else "green" if app == "fixed" else "white"
+            table.add_row(
+                f"[{colour}]{app}[/{colour}]",
+                *(f"{figures[app].get(label, 0):.0f}" for label in LIVE_QUERIES),
+            )
+        return table
+
+    def _run(self) -> None:
+        with Live(
+            self._table(), console=self._console, refresh_per_second=2, transient=False
+        ) as live:
+            while not self._stop.wait(1.0):
+                live.update(self._table())
+
+
+def verdict_table(result: CheckResult) -> Table:
+    units = {r.name: r for r in result.resources}
+    table = Table(title="leaklab check: LEAK / NO LEAK per app and resource")
+    for column in (
+        "app",
+        "resource",
+        "verdict",
+        "growth / 1,000 req",
+        "95 % interval",
+        "requests",
+        "evidence",
+    ):
+        table.add_column(column, overflow="fold")
+    for app in result.apps:
+        for name, d in app.decisions.items():
+            divisor, unit = (2**20, "MiB") if units[name].unit == "bytes" else (1, units[name].unit)
+            fit = d.fit
+            table.add_row(
+                app.name,
+                name,
+                f"[{STYLE[d.verdict]}]{d.verdict.value}[/]",
+                f"{fit.slope_per_1k / divisor:.3g} {unit}" if fit else "-",
+                f"{fit.ci_low_per_1k / divisor:.3g} to {fit.ci_high_per_1k / divisor:.3g}"
+                if fit
+                else "-",
+                f"{d.requests:.0f}",
+                d.reason,
+            )
+    return table
