@@ -81,9 +81,8 @@ def verdict_table(result: CheckResult) -> Table:
         "growth / 1,000 req",
         "95 % interval",
         "requests",
-        "evidence",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
     for app in result.apps:
         for name, d in app.decisions.items():
             divisor, unit = (2**20, "MiB") if units[name].unit == "bytes" else (1, units[name].unit)
@@ -97,6 +96,5 @@ def verdict_table(result: CheckResult) -> Table:
                 if fit
                 else "-",
                 f"{d.requests:.0f}",
-                d.reason,
             )
     return table
