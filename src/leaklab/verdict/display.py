@@ -74,25 +74,18 @@ class LiveFigures:
 def verdict_table(result: CheckResult) -> Table:
     units = {r.name: r for r in result.resources}
     table = Table(title="leaklab check: LEAK / NO LEAK per app and resource")
-    for column in (
-        "app",
-        "resource",
-        "verdict",
-        "growth / 1,000 req",
-        "95 % interval",
-        "requests",
-    ):
-        table.add_column(column, no_wrap=True)
+    for column in ("app", "resource", "verdict", "growth/1k req", "95 % CI", "requests"):
+        table.add_column(column, no_wrap=True, min_width=9 if column == "verdict" else None)
     for app in result.apps:
         for name, d in app.decisions.items():
-            divisor, unit = (2**20, "MiB") if units[name].unit == "bytes" else (1, units[name].unit)
+            divisor, unit = (2**20, "MiB") if units[name].unit == "bytes" else (1, "")
             fit = d.fit
             table.add_row(
                 app.name,
-                name,
+                f"{name} {unit}".strip(),
                 f"[{STYLE[d.verdict]}]{d.verdict.value}[/]",
-                f"{fit.slope_per_1k / divisor:.3g} {unit}" if fit else "-",
-                f"{fit.ci_low_per_1k / divisor:.3g} to {fit.ci_high_per_1k / divisor:.3g}"
+                f"{fit.slope_per_1k / divisor:.3g}" if fit else "-",
+                f"{fit.ci_low_per_1k / divisor:.3g}..{fit.ci_high_per_1k / divisor:.3g}"
                 if fit
                 else "-",
                 f"{d.requests:.0f}",
