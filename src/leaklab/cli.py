@@ -573,7 +573,8 @@ def _print_status(stack: NativeStack) -> bool:
     for column in ("service", "address", "pid", "health"):
         table.add_column(column)
     for row in rows:
-        health = "[green]ok[/green]" if row.healthy else f"[red]{row.detail}[/red]"
+        colour = "green" if row.detail == "ok" else "yellow" if row.healthy else "red"
+        health = f"[{colour}]{row.detail}[/{colour}]"
         table.add_row(row.name, row.url, str(row.pid or "external"), health)
     console.print(table)
     targets = stack.prometheus_targets()
