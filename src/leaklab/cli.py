@@ -101,7 +101,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 @clean_errors
 def down(ctx: click.Context) -> None:
-    """Stop everything `up` started; keep only the logs."""
+    """Stop everything `up` started; keep the logs and the load reports."""
     stack = _stack(ctx)
     results = stack.down()
     if not results:
