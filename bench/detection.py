@@ -1,0 +1,191 @@
+"""How fast and how finely the verdict decides, and how often it is wrong.
+
+Prints, measured in one run on this machine:
+  1. requests and seconds from the start of load to a confident LEAK, for the PostgreSQL and
+     the Redis leak (median over --runs live runs), and the fixed app's verdicts in those runs;
+  2. the smallest RSS leak per request decided as LEAK within 20,000 requests: known rates
+     (256 B, 1 KiB, 4 KiB, 16 KiB per request) injected into replays of the fixed app's real,
+     recorded RSS series (its block-bootstrapped residuals);
+  3. false LEAKs and UNDECIDED on 20 replays of the fixed app with nothing injected;
+  4. how often the 95 % interval contains the injected rate.
+It starts its own native stack on free ports in a temporary directory and stops it after.
+Run: .venv/bin/python bench/detection.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from leaklab.load import LoadPlan
+from leaklab.load import run as run_load
+from leaklab.measure import reset
+from leaklab.stack import NativeStack
+from leaklab.stack.native import private_settings
+from leaklab.stack.state import RunState
+from leaklab.verdict.query import CONTRACT, REQUESTS, Prometheus, Window, read_app
+from leaklab.verdict.stats import Rules, Series, Verdict, decide, theil_sen
+
+RATES = (256, 1024, 4096, 16384)  # bytes per request
+BUDGET = 20_000  # requests
+RSS = next(r for r in CONTRACT if r.name == "rss")
+
+
+def load(
+    stack: NativeStack,
+    state: RunState,
+    out: Path,
+    seconds: int,
+    users: int,
+    pace: float,
+    fixed_only: bool = False,
+) -> Window:
+    for variant in ("leaky", "fixed"):
+        reset(state, variant)
+    time.sleep(2.5)
+    start = time.time()
+    fixed = state.url("fixed")
+    run_load(
+        LoadPlan(
+            leaky_url=fixed if fixed_only else state.url("leaky"),
+            fixed_url=fixed,
+            out_dir=out,
+            users=users,
+            spawn_rate=users,
+            run_time=f"{seconds}s",
+            headless=True,
+            pace=pace,
+            metrics_port=state.locust_metrics_port,
+            master_port=stack.settings.locust_master_port,
+            quiet=True,
+        ),
+        say=lambda _line: None,
+    )
+    time.sleep(2.5)
+    return Window(float(int(start)), float(int(time.time())), 1.0)
+
+
+def first_leak(series: Series, rules: Rules, times: np.ndarray) -> tuple[float, float] | None:
+    """Requests and seconds at the first prefix of the run decided LEAK."""
+    for k in range(rules.min_points, len(series.requests) + 1):
+        prefix = Series(
+            series.requests[:k],
+            series.values[:k],
+            None if series.segments is None else series.segments[:k],
+            None if series.exhausted is None else series.exhausted[:k],
+        )
+        if decide(prefix, rules).verdict is Verdict.LEAK:
+            return float(np.nanmax(series.requests[:k])), float(times[k - 1] - times[0])
+    return None
+
+
+def block_replay(residuals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n, block = len(residuals), max(2, int(round(len(residuals) ** (1 / 3))))
+    starts = rng.integers(0, n - block + 1, size=-(-n // block))
+    return np.concatenate([residuals[s : s + block] for s in starts])[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=25)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="leaklab-bench-") as tmp:
+        stack = NativeStack(private_settings(Path(tmp)))
+        state = stack.up()
+        prom = Prometheus(state.url("prometheus"))
+        try:
+            print(
+                f"1. Time to a confident LEAK ({args.runs} live runs, 20 users, "
+                f"{args.seconds} s each)"
+            )
+            found: dict[str, list[tuple[float, float]]] = {
+                "db_connections": [],
+                "redis_connections": [],
+            }
+            fixed_verdicts: list[str] = []
+            for run in range(args.runs):
+                window = load(stack, state, Path(tmp) / f"run{run}", args.seconds, 20, 0.25)
+                leaky = read_app(prom, 'app="leaky"', CONTRACT, REQUESTS, window)
+                fixed = read_app(prom, 'app="fixed"', CONTRACT, REQUESTS, window)
+                for name in found:
+                    rules = Rules(
+                        next(r.threshold_per_1k for r in CONTRACT if r.name == name),
+                        bound=leaky.bounds[name],
+                    )
+                    hit = first_leak(leaky.resources[name], rules, window.times)
+                    if hit:
+                        found[name].append(hit)
+                for r in CONTRACT:
+                    rules = Rules(r.threshold_per_1k, bound=fixed.bounds[r.name])
+                    fixed_verdicts.append(decide(fixed.resources[r.name], rules).verdict.value)
+            for name, hits in found.items():
+                if hits:
+                    print(
+                        f"   {name:<18} median {statistics.median(h[0] for h in hits):6.0f} "
+                        f"requests, {statistics.median(h[1] for h in hits):4.0f} s "
+                        f"(decided in {len(hits)}/{args.runs} runs; target <= 200 requests)"
+                    )
+                else:
+                    print(f"   {name:<18} never decided")
+            print(
+                f"   fixed app, every resource, live runs: "
+                f"{fixed_verdicts.count('LEAK')} LEAK, "
+                f"{fixed_verdicts.count('UNDECIDED')} UNDECIDED, "
+                f"{fixed_verdicts.count('NO LEAK')} NO LEAK of {len(fixed_verdicts)}"
+            )
+
+            print("\n2-4. RSS: the fixed app recorded at full speed, replayed with injected leaks")
+            window = load(stack, state, Path(tmp) / "recording", 60, 40, 0.02, fixed_only=True)
+            recorded = read_app(prom, 'app="fixed"', (RSS,), REQUESTS, window).resources["rss"]
+            ok = np.isfinite(recorded.requests) & np.isfinite(recorded.values)
+            x, y = recorded.requests[ok], recorded.values[ok]
+            scale = BUDGET / max(x[-1], 1.0)  # stretch the recording to the budget
+            x = x * scale
+            slope = theil_sen(x, y) or 0.0
+            residuals = y - slope * x - np.median(y - slope * x)
+            print(
+                f"   recording: {recorded.requests[ok][-1]:.0f} requests in 60 s, "
+                f"{len(x)} points, stretched x{scale:.1f} to {BUDGET} requests; own drift "
+                f"{slope * 1000 / 1024:.1f} KiB per 1,000 (removed for the replays)"
+            )
+            rng = np.random.default_rng(7)
+            rules = Rules(RSS.threshold_per_1k)
+            for rate in RATES:
+                needed, covered, leaks = [], 0, 0
+                for _rep in range(10):
+                    values = 40 * 2**20 + block_replay(residuals, rng) + rate * x
+                    series = Series(x, values)
+                    d = decide(series, rules)
+                    leaks += d.verdict is Verdict.LEAK
+                    if d.fit and d.fit.ci_low_per_1k <= rate * 1000 <= d.fit.ci_high_per_1k:
+                        covered += 1
+                    hit = first_leak(series, rules, np.arange(len(x), dtype=float))
+                    if hit:
+                        needed.append(hit[0])
+                when = f"median {statistics.median(needed):6.0f} requests" if needed else "never"
+                print(
+                    f"   {rate:>6} B/request: LEAK in {leaks}/10 replays within {BUDGET}; "
+                    f"first LEAK {when}; 95 % CI covers the rate in {covered}/10"
+                )
+            verdicts = [
+                decide(Series(x, 40 * 2**20 + block_replay(residuals, rng)), rules).verdict
+                for _ in range(20)
+            ]
+            print(
+                f"   nothing injected, 20 replays: {verdicts.count(Verdict.LEAK)} LEAK, "
+                f"{verdicts.count(Verdict.UNDECIDED)} UNDECIDED, "
+                f"{verdicts.count(Verdict.NO_LEAK)} NO LEAK; the recording as it is: "
+                f"{decide(recorded, rules).verdict.value}"
+            )
+        finally:
+            stack.down()
+
+
+if __name__ == "__main__":
+    main()
