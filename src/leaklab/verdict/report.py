@@ -78,14 +78,18 @@ def _panel(ax: Axes, app: AppVerdict, name: str, divisor: float, unit: str) -> N
     series = app.data.resources[name]
     decision = app.decisions[name]
     colour = COLOURS.get(app.name, "#1f77b4")
-    x, y = np.asarray(series.requests), np.asarray(series.values) / divisor
-    ok = np.isfinite(x) & np.isfinite(y)
+    x, raw = np.asarray(series.requests), np.asarray(series.values, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(raw)
+    # memory as growth since the window opened, so both apps share a readable scale
+    origin = float(raw[ok][0]) if unit == "MiB" and ok.any() else 0.0
+    y = (raw - origin) / divisor
+    axis_label = f"{unit} since the start" if origin else unit
     ax.plot(x[ok], y[ok], ".", color=colour, markersize=3, label=f"{app.name} ({unit})")
     fit = decision.fit
     if fit is not None and ok.any():
         end = decision.saturated_at if decision.saturated_at is not None else np.nanmax(x)
         xs = np.array([fit.warmup_until, float(end)])
-        base = fit.intercept / divisor
+        base = (fit.intercept - origin) / divisor
 
         def line(slope_per_1k: float) -> np.ndarray:
             return base + slope_per_1k / 1000 / divisor * (xs - fit.warmup_until)
@@ -129,8 +133,8 @@ def _panel(ax: Axes, app: AppVerdict, name: str, divisor: float, unit: str) -> N
         color="#d62728" if decision.verdict is Verdict.LEAK else "black",
     )
     ax.set_xlabel("cumulative requests")
-    ax.set_ylabel(unit)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_ylabel(axis_label)
+    ax.legend(loc="best", fontsize=8)
 
 
 def write_report(result: CheckResult, directory: Path, locust_report: Path | None = None) -> Path:
