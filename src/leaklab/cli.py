@@ -365,15 +365,29 @@ def load(
     default=None,
     help="Decide from what Prometheus already holds, this far back (e.g. 10m).",
 )
-@click.option("-u", "--users", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "-u",
+    "--users",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="With --run-time: Locust users in all.",
+)
 @click.option(
     "-r",
     "--spawn-rate",
     type=click.FloatRange(min=0, min_open=True),
     default=4.0,
     show_default=True,
+    help="With --run-time: users started per second.",
 )
-@click.option("--pace", type=click.FloatRange(min=0.01), default=0.25, show_default=True)
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0.01),
+    default=0.25,
+    show_default=True,
+    help="With --run-time: seconds between one user's requests.",
+)
 @click.option(
     "--shape",
     type=click.Choice(shape_names()),
@@ -411,7 +425,7 @@ def load(
     "--step",
     type=click.FloatRange(min=0.1),
     default=None,
-    help="Seconds between points [the scrape interval].",
+    help="With --since: seconds between points [the scrape interval].",
 )
 @click.option(
     "--json",
