@@ -120,6 +120,22 @@ class NativeStack:
             raise
         return state
 
+    def _configured_ports(self) -> set[int]:
+        """Ports the settings fix: a free port picked for another server must not be one."""
+        s = self.settings
+        return {
+            p
+            for p in (
+                s.leaky_port,
+                s.fixed_port,
+                s.prometheus_port,
+                s.locust_metrics_port,
+                s.locust_web_port,
+                s.locust_master_port,
+            )
+            if p
+        }
+
     def _check_ports(self) -> None:
         s = self.settings
         wanted = {"LEAKLAB_LEAKY_PORT": s.leaky_port, "LEAKLAB_FIXED_PORT": s.fixed_port}
@@ -157,7 +173,7 @@ class NativeStack:
             state.database_admin_url = s.database_url
             self._record(state, "postgres", s.database_url, None)
             return
-        port = s.postgres_port or free_port(s.host)
+        port = s.postgres_port or free_port(s.host, self._configured_ports())
         instance, proc = postgres_server.init_and_start(
             self.run_dir, port, s.pg_max_connections, s.postgres_os_user
         )
@@ -178,7 +194,9 @@ class NativeStack:
             self._record(state, "redis", s.redis_url, None)
             return
         url, proc = redis_server.init_and_start(
-            self.run_dir, s.redis_port or free_port(s.host), s.redis_maxclients
+            self.run_dir,
+            s.redis_port or free_port(s.host, self._configured_ports()),
+            s.redis_maxclients,
         )
         self._record(state, "redis", url, proc, str(self.run_dir / "logs" / "redis.log"))
 
@@ -207,12 +225,15 @@ class NativeStack:
         url, proc = exporters.start_postgres_exporter(
             self.run_dir,
             s.host,
-            s.postgres_exporter_port or free_port(s.host),
+            s.postgres_exporter_port or free_port(s.host, self._configured_ports()),
             state.database_admin_url,
         )
         self._record(state, "postgres-exporter", url, proc, str(log_dir / "postgres-exporter.log"))
         url, proc = exporters.start_redis_exporter(
-            self.run_dir, s.host, s.redis_exporter_port or free_port(s.host), state.url("redis")
+            self.run_dir,
+            s.host,
+            s.redis_exporter_port or free_port(s.host, self._configured_ports()),
+            state.url("redis"),
         )
         self._record(state, "redis-exporter", url, proc, str(log_dir / "redis-exporter.log"))
 
@@ -221,7 +242,7 @@ class NativeStack:
         if s.prometheus_url:
             self._record(state, "prometheus", s.prometheus_url, None)
             return
-        port = s.prometheus_port or free_port(s.host)
+        port = s.prometheus_port or free_port(s.host, self._configured_ports())
         targets = {
             COMPOSE_TARGETS["prometheus"]: f"{s.host}:{port}",
             COMPOSE_TARGETS["leaky"]: f"{s.host}:{s.leaky_port}",

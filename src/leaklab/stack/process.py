@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +31,20 @@ class OsUser:
     gid: int
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a free TCP port on host."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+# Ports this process has handed out: a port is only free until someone binds it, so two
+# calls before either server starts could otherwise return the same one.
+_handed_out: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
+    """A free TCP port on host, never one handed out before here or listed in avoid."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out and port not in avoid:
+            _handed_out.add(port)
+            return port
 
 
 def port_in_use(host: str, port: int) -> bool:
