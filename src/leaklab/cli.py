@@ -33,6 +33,7 @@ from leaklab.verdict.report import write_report
 from leaklab.verdict.stats import Verdict
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
+DEMO_SHAPE = "ci"  # warm-up, ramp, steady in 60 s
 console = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,19 +118,22 @@ def down(ctx: click.Context) -> None:
 @main.command()
 @click.option(
     "--run-time",
-    default="60s",
-    show_default=True,
-    help="How long Locust loads both apps (a staged ramp), e.g. 45s, 2m.",
+    default=None,
+    help="A plain ramp to 20 users for this long (e.g. 45s) instead of the staged `ci` shape "
+    "(warm-up, ramp, steady: 60 s).",
 )
 @click.pass_context
 @clean_errors
-def demo(ctx: click.Context, run_time: str) -> None:
+def demo(ctx: click.Context, run_time: str | None) -> None:
     """The whole story: stack up, load at both apps, what leaked, the verdict and a report."""
-    duration = _seconds(run_time, "--run-time")
+    shape = None if run_time else DEMO_SHAPE
+    load_seconds = _seconds(run_time, "--run-time") if run_time else duration(DEMO_SHAPE)
     stack = _stack(ctx)
     console.print(f"Starting the native stack in {stack.run_dir}")
     state = stack.up()
-    result, out_dir = _drive_and_decide(stack, state, duration, users=20, spawn_rate=4, pace=0.25)
+    result, out_dir = _drive_and_decide(
+        stack, state, load_seconds, users=20, spawn_rate=4, pace=0.25, shape=shape
+    )
     held = {variant: holdings(state, variant) for variant in VARIANTS}
     _print_holdings(
         held, stack.settings.workers, stack.settings.db_pool_max, stack.settings.redis_pool_max
