@@ -209,7 +209,7 @@ def _drive_and_decide(
     url = prometheus or state.url("prometheus")
     what = f"shape {shape!r}" if shape else f"{users} users, {duration} s"
     console.print(f"Locust at both apps: {what} (its log: {out_dir / 'locust.log'})")
-    step = _step(stack.settings.scrape_interval)
+    step = stack.settings.step_seconds
     time.sleep(2 * step + 0.5)  # let Prometheus see the emptied apps before the window opens
     start = time.time()
     with LiveFigures(console, url, duration):
@@ -220,11 +220,6 @@ def _drive_and_decide(
     window = Window(float(int(start)), float(int(time.time())), step)
     apps = apps or {variant: f'app="{variant}"' for variant in VARIANTS}
     return run_check(url, apps, window, resources, requests_selector), out_dir
-
-
-def _step(scrape_interval: str) -> float:
-    value = float(scrape_interval.rstrip("ms").rstrip("s") or 1)
-    return max(1.0, value / 1000 if scrape_interval.endswith("ms") else value)
 
 
 @main.command()
@@ -478,7 +473,7 @@ def check(
         result = run_check(
             url,
             chosen_apps,
-            window_since(window_seconds, step or _step(stack.settings.scrape_interval)),
+            window_since(window_seconds, step or stack.settings.step_seconds),
             resources,
             requests_selector,
         )

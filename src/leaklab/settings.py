@@ -149,6 +149,13 @@ class StackSettings:
     prometheus_url: str | None = None
     admin_token: str = ""
 
+    @property
+    def step_seconds(self) -> float:
+        """Seconds between two points of a series: the scrape interval, at least 1 s."""
+        match = re.fullmatch(r"(\d+)(ms|s|m)", self.scrape_interval)
+        number, unit = (int(match[1]), match[2]) if match else (1, "s")
+        return max(1.0, number * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit])
+
     def app_port(self, variant: str) -> int:
         return self.leaky_port if variant == "leaky" else self.fixed_port
 
