@@ -222,23 +222,50 @@ def _drive_and_decide(
     return run_check(url, apps, window, resources, requests_selector), out_dir
 
 
+def _locust_options(spawn_rate: float, pace: float, when: str = "") -> Callable[[F], F]:
+    """The Locust load options `load` and `check` share (users, spawn rate, pace, shape)."""
+    options = [
+        click.option(
+            "-u",
+            "--users",
+            type=click.IntRange(min=1),
+            default=20,
+            show_default=True,
+            help=f"{when}Users in all, split evenly between the two apps.",
+        ),
+        click.option(
+            "-r",
+            "--spawn-rate",
+            type=click.FloatRange(min=0, min_open=True),
+            default=spawn_rate,
+            show_default=True,
+            help=f"{when}Users started per second.",
+        ),
+        click.option(
+            "--pace",
+            type=click.FloatRange(min=0.01),
+            default=pace,
+            show_default=True,
+            help=f"{when}Seconds between one user's requests.",
+        ),
+        click.option(
+            "--shape",
+            type=click.Choice(shape_names()),
+            default=None,
+            help="A named stage table (warm-up, ramp, steady) instead of --users.",
+        ),
+    ]
+
+    def apply(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
 @main.command()
-@click.option(
-    "-u",
-    "--users",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Users in all, split evenly between the two apps.",
-)
-@click.option(
-    "-r",
-    "--spawn-rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
-    show_default=True,
-    help="Users started per second.",
-)
+@_locust_options(spawn_rate=5.0, pace=0.5)
 @click.option("-t", "--run-time", default=None, help="Stop after this long: 90s, 5m, 1h30m.")
 @click.option("--headless", is_flag=True, help="No web UI: run, stop by itself, write reports.")
 @click.option(
@@ -247,19 +274,6 @@ def _drive_and_decide(
     default=0,
     show_default=True,
     help="Locust worker processes (distributed mode); 0 runs one process.",
-)
-@click.option(
-    "--shape",
-    type=click.Choice(shape_names()),
-    default=None,
-    help="A named stage table (warm-up, ramp, steady) instead of --users.",
-)
-@click.option(
-    "--pace",
-    type=click.FloatRange(min=0.01),
-    default=0.5,
-    show_default=True,
-    help="Seconds between one user's requests.",
 )
 @click.option(
     "--saturation",
@@ -359,39 +373,11 @@ def load(
     default=None,
     help="Drive Locust at both apps this long, then decide (default 60s).",
 )
+@_locust_options(spawn_rate=4.0, pace=0.25, when="With --run-time: ")
 @click.option(
     "--since",
     default=None,
     help="Decide from what Prometheus already holds, this far back (e.g. 10m).",
-)
-@click.option(
-    "-u",
-    "--users",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="With --run-time: Locust users in all.",
-)
-@click.option(
-    "-r",
-    "--spawn-rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=4.0,
-    show_default=True,
-    help="With --run-time: users started per second.",
-)
-@click.option(
-    "--pace",
-    type=click.FloatRange(min=0.01),
-    default=0.25,
-    show_default=True,
-    help="With --run-time: seconds between one user's requests.",
-)
-@click.option(
-    "--shape",
-    type=click.Choice(shape_names()),
-    default=None,
-    help="A named stage table instead of --users/--run-time.",
 )
 @click.option(
     "--prometheus",
