@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import leaks_view
 import locust_exporter
 import run_outcome
 from locust import HttpUser, constant_pacing, events, task
@@ -101,6 +102,19 @@ def _arguments(parser: Any) -> None:
         help="Stage table for locust/shape.py (talk, ci, smoke)",
     )
     group.add_argument(
+        "--prometheus-url",
+        default="http://127.0.0.1:9090",
+        env_var="LEAKLAB_PROMETHEUS_URL",
+        help="Where the Leaks view (/leaks in the web UI) reads the figures",
+    )
+    group.add_argument(
+        "--prometheus-step",
+        type=float,
+        default=1.0,
+        env_var="LEAKLAB_PROMETHEUS_STEP",
+        help="Prometheus's scrape interval in seconds (the Leaks view's time step)",
+    )
+    group.add_argument(
         "--metrics-port",
         type=int,
         default=0,
@@ -114,5 +128,9 @@ def _configure(environment: Environment, **_kwargs: Any) -> None:
     options = environment.parsed_options
     LeakyUser.host = options.leaky_host
     FixedUser.host = options.fixed_host
-    if options.metrics_port and not isinstance(environment.runner, WorkerRunner):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    if options.metrics_port:
         locust_exporter.serve(environment, options.web_host or "127.0.0.1", options.metrics_port)
+    if environment.web_ui:
+        leaks_view.install(environment, options.prometheus_url, options.prometheus_step)

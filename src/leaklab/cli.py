@@ -324,6 +324,7 @@ def load(
     stack = _stack(ctx)
     settings = stack.settings
     metrics_port = settings.locust_metrics_port
+    prometheus_url = settings.prometheus_url or f"http://{settings.host}:{settings.prometheus_port}"
     if not (leaky_url and fixed_url):
         if not stack.is_up():
             console.print(f"Starting the native stack in {stack.run_dir}")
@@ -331,6 +332,7 @@ def load(
         leaky_url = leaky_url or state.url("leaky")
         fixed_url = fixed_url or state.url("fixed")
         metrics_port = state.locust_metrics_port or metrics_port
+        prometheus_url = settings.prometheus_url or state.url("prometheus")
     out_dir = stack.run_dir / "load" / time.strftime("%Y%m%d-%H%M%S")
     plan = LoadPlan(
         leaky_url=leaky_url,
@@ -349,6 +351,8 @@ def load(
         metrics_port=metrics_port,
         master_port=settings.locust_master_port,
         master_bind_host=master_bind_host,
+        prometheus_url=prometheus_url,
+        prometheus_step=settings.step_seconds,
     )
     check_ready(plan)
     what = f"shape {shape!r}" if shape else f"{users} users at {spawn_rate:g}/s"

@@ -59,6 +59,9 @@ class LoadPlan:
     master_port: int = 5557
     master_bind_host: str = "127.0.0.1"
     quiet: bool = False  # Locust's own output to locust.log (leaklab check shows its own)
+    autostart: bool = False  # the web UI, and the run starts at once (leaklab talk)
+    prometheus_url: str | None = None  # where the web UI's Leaks view reads the figures
+    prometheus_step: float = 1.0
 
     def _common(self) -> list[str]:
         files = f"{LOCUSTFILE},{SHAPEFILE}" if self.shape else str(LOCUSTFILE)
@@ -99,6 +102,17 @@ class LoadPlan:
         ]
         if not self.shape:
             argv += ["--users", str(self.users), "--spawn-rate", str(self.spawn_rate)]
+        if self.prometheus_url:
+            argv += [
+                "--prometheus-url",
+                self.prometheus_url,
+                "--prometheus-step",
+                str(self.prometheus_step),
+            ]
+        if self.autostart and not self.headless:
+            argv += ["--autostart"]
+            if self.run_time:
+                argv += ["--run-time", self.run_time]
         if self.headless:
             argv += ["--headless", "--only-summary"]
             if self.run_time:

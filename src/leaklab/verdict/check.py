@@ -124,9 +124,14 @@ def run_check(
     verdicts = []
     for name, matchers in apps.items():
         data = read_app(prom, matchers, resources, requests_selector, window)
-        app = AppVerdict(name, matchers, data)
-        for resource in resources:
-            rules = Rules(resource.threshold_per_1k, bound=data.bounds.get(resource.name))
-            app.decisions[resource.name] = decide(data.resources[resource.name], rules)
-        verdicts.append(app)
+        verdicts.append(AppVerdict(name, matchers, data, decide_app(data, resources)))
     return CheckResult(prometheus_url, window, resources, verdicts)
+
+
+def decide_app(data: AppData, resources: tuple[Resource, ...] = CONTRACT) -> dict[str, Decision]:
+    """Each resource's decision for one app's data (CPU only: the live view runs it off-loop)."""
+    decisions = {}
+    for resource in resources:
+        rules = Rules(resource.threshold_per_1k, bound=data.bounds.get(resource.name))
+        decisions[resource.name] = decide(data.resources[resource.name], rules)
+    return decisions

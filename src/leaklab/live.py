@@ -1,0 +1,274 @@
+"""The live leaky-vs-fixed view's data: chart series and the current verdicts, as JSON.
+
+Locust's web UI serves it (locust/leaks_view.py), the speaker projects it. It is
+kept free of Locust so it can be tested on its own. The verdicts come from the
+same reader and statistics as `leaklab check`; only the window differs: the
+current run, from Locust's start to now.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from leaklab.verdict.check import decide_app
+from leaklab.verdict.query import (
+    CONTRACT,
+    REQUESTS,
+    AppData,
+    Prometheus,
+    QueryError,
+    Window,
+    read_app,
+)
+from leaklab.verdict.stats import Decision, Verdict
+
+T = TypeVar("T")
+APPS = {"leaky": 'app="leaky"', "fixed": 'app="fixed"'}
+MiB = 1024.0 * 1024.0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One PromQL expression, grouped `by (app)`, drawn once per app."""
+
+    label: str
+    expr: str
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    unit: str
+    lines: tuple[Line, ...]
+    from_zero: bool = True  # counts start at 0; memory is read against its own baseline
+
+
+CHARTS: tuple[Chart, ...] = (
+    Chart(
+        "db",
+        "PostgreSQL connections",
+        "connections",
+        (
+            Line("held by the app", "sum by (app) (leaklab_db_connections_open)"),
+            Line("seen by PostgreSQL", "app:leaklab_db_connections_server:sum", dashed=True),
+        ),
+    ),
+    Chart(
+        "redis",
+        "Redis connections",
+        "connections",
+        (
+            Line("held by the app", "sum by (app) (leaklab_redis_connections_open)"),
+            Line("seen by Redis", "app:leaklab_redis_clients_server:count", dashed=True),
+        ),
+    ),
+    Chart(
+        "pool",
+        "PostgreSQL pool: in use vs max",
+        "connections",
+        (
+            Line("in use", "sum by (app) (leaklab_db_pool_in_use)"),
+            # the leaky app has no pool (max 0): no line rather than a misleading 0
+            Line("pool max", "sum by (app) (leaklab_db_pool_max) > 0", dashed=True),
+        ),
+    ),
+    Chart(
+        "rss",
+        "Memory (RSS, all workers)",
+        "MiB",
+        (
+            Line(
+                "resident memory",
+                f"sum by (app) (leaklab_worker_resident_memory_bytes) / {MiB:.0f}",
+            ),
+        ),
+        from_zero=False,
+    ),
+)
+TITLES = {  # in the order the page shows them
+    "db_connections": "PostgreSQL connections",
+    "redis_connections": "Redis connections",
+    "rss": "Memory (RSS)",
+    "fds": "Open files",
+    "threads": "Threads",
+}
+MAX_CHART_POINTS = 400
+MAX_WINDOW = 15 * 60.0  # a talk is minutes long; older data only slows the page
+IDLE_WINDOW = 120.0  # before the first run: the last two minutes
+LEAD_IN = 5.0  # seconds shown before the run started: the baseline
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _offload_inline(work: Callable[[], T]) -> T:
+    return work()
+
+
+class LiveView:
+    """Charts refreshed on every call; verdicts recomputed at most every `verdict_every` s."""
+
+    def __init__(
+        self,
+        prometheus_url: str,
+        step: float = 1.0,
+        apps: dict[str, str] | None = None,
+        verdict_every: float = 2.0,
+        offload: Callable[[Callable[[], Any]], Any] = _offload_inline,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.prometheus = Prometheus(prometheus_url)
+        self.step = step
+        self.apps = apps or dict(APPS)
+        self.verdict_every = verdict_every
+        self._offload = offload  # runs the CPU-bound statistics (a thread under gevent)
+        self._clock = clock
+        self.run_started: float | None = None
+        self._verdicts: dict[str, Any] = {}
+        self._verdicts_at = -math.inf
+        self._deciding = False
+
+    def run_started_now(self) -> None:
+        """A new load run: the verdicts start over from here."""
+        self.run_started = self._clock()
+        self._verdicts, self._verdicts_at = {}, -math.inf
+
+    def window(self) -> Window:
+        end = float(int(self._clock()))
+        if self.run_started is None:
+            start = end - IDLE_WINDOW
+        else:
+            start = max(float(int(self.run_started - LEAD_IN)), end - MAX_WINDOW)
+        return Window(start, end, self.step)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the page draws, as JSON-ready data."""
+        window = self.window()
+        body: dict[str, Any] = {
+            "time": window.end,
+            "window": {"start": window.start, "end": window.end},
+            "run_started": self.run_started,
+            "apps": list(self.apps),
+            "error": None,
+        }
+        try:
+            body["charts"] = self.charts(window)
+            body["verdicts"] = self.verdicts(window)
+        except QueryError as exc:
+            body["error"] = str(exc)
+            body.setdefault("charts", [])
+            body["verdicts"] = self._verdicts
+        return body
+
+    def charts(self, window: Window) -> list[dict[str, Any]]:
+        span = window.end - window.start
+        step = max(self.step, math.ceil(span / MAX_CHART_POINTS / self.step) * self.step)
+        grid = Window(window.start, window.end, step)
+        times = [float(t) for t in grid.times]
+        index = {round(t, 3): i for i, t in enumerate(times)}
+        charts = []
+        for chart in CHARTS:
+            series: dict[str, list[list[float | None]]] = {
+                app: [[None] * len(times) for _ in chart.lines] for app in self.apps
+            }
+            for n, line in enumerate(chart.lines):
+                for result in self.prometheus.range(line.expr, grid):
+                    app = str(result["metric"].get("app", ""))
+                    if app not in series:
+                        continue
+                    for ts, value in result["values"]:
+                        i = index.get(round(float(ts), 3))
+                        if i is not None:
+                            series[app][n][i] = _finite(float(value))
+            charts.append(
+                {
+                    "key": chart.key,
+                    "title": chart.title,
+                    "unit": chart.unit,
+                    "from_zero": chart.from_zero,
+                    "lines": [{"label": ln.label, "dashed": ln.dashed} for ln in chart.lines],
+                    "times": times,
+                    "series": series,
+                    "now": {
+                        app: [_last(values) for values in lines] for app, lines in series.items()
+                    },
+                }
+            )
+        return charts
+
+    def verdicts(self, window: Window) -> dict[str, Any]:
+        """Per resource and app: the verdict of `leaklab check` over this run so far."""
+        fresh = self._clock() - self._verdicts_at < self.verdict_every
+        if fresh or self._deciding or self.run_started is None:
+            return self._verdicts
+        self._deciding = True
+        try:
+            data = {
+                app: read_app(self.prometheus, matchers, CONTRACT, REQUESTS, window)
+                for app, matchers in self.apps.items()
+            }
+            decisions: dict[str, dict[str, Decision]] = self._offload(
+                lambda: {app: decide_app(d) for app, d in data.items()}
+            )
+        finally:
+            self._deciding = False
+        self._verdicts = _verdicts_json(data, decisions)
+        self._verdicts_at = self._clock()
+        return self._verdicts
+
+    def table_rows(self) -> list[dict[str, str]]:
+        """The same verdicts as rows for Locust's own "Leaks" tab (text cells only)."""
+        rows = []
+        for per_app in sorted(self._verdicts.values(), key=lambda v: int(v["order"])):
+            row = {"resource": per_app["title"]}
+            for app in self.apps:
+                v = per_app.get(app)
+                row[app] = _cell(v) if v else "-"
+            rows.append(row)
+        return rows
+
+
+def _last(values: list[float | None]) -> float | None:
+    return next((v for v in reversed(values) if v is not None), None)
+
+
+def _verdicts_json(
+    data: dict[str, AppData], decisions: dict[str, dict[str, Decision]]
+) -> dict[str, Any]:
+    units = {r.name: r for r in CONTRACT}
+    out: dict[str, Any] = {}
+    for resource in sorted(CONTRACT, key=lambda r: list(TITLES).index(r.name)):
+        per_app: dict[str, Any] = {
+            "title": TITLES.get(resource.name, resource.name),
+            "order": list(TITLES).index(resource.name),
+        }
+        for app, by_resource in decisions.items():
+            d = by_resource[resource.name]
+            divisor, unit = (MiB, "MiB") if units[resource.name].unit == "bytes" else (1.0, "")
+            served = [x for x in data[app].requests if math.isfinite(x)]
+            per_app[app] = {
+                "verdict": d.verdict.value,
+                "reason": d.reason,
+                "growth_per_1k_requests": d.fit.slope_per_1k / divisor if d.fit else None,
+                "unit": unit or units[resource.name].unit,
+                "requests": max(served, default=0.0),
+                "saturated": d.saturated_at is not None,
+            }
+        out[resource.name] = per_app
+    return out
+
+
+def _cell(v: dict[str, Any]) -> str:
+    text = str(v["verdict"])
+    if v["verdict"] == Verdict.LEAK.value and v["growth_per_1k_requests"] is not None:
+        text += f" (+{v['growth_per_1k_requests']:.3g} {v['unit']} per 1,000 requests)"
+    if v["saturated"]:
+        text += ", saturated"
+    return text
