@@ -1,4 +1,4 @@
-"""The `leaklab` command: up, status, down, load, demo, seed."""
+"""The `leaklab` command: up, status, down, load, check, demo, talk, seed."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ from leaklab.stack.native import LOAD_JOBS
 from leaklab.stack.postgres_server import prepare
 from leaklab.stack.state import RunState
 from leaklab.stages import duration, shape_names
-from leaklab.verdict.check import CheckResult, run_check, window_since
+from leaklab.talk import Talk, TalkPlan
+from leaklab.verdict.check import CheckResult, run_check, tells_the_story, window_since
 from leaklab.verdict.display import LiveFigures, verdict_table
 from leaklab.verdict.query import CONTRACT, REQUESTS, QueryError, Resource, Window
 from leaklab.verdict.report import write_report
-from leaklab.verdict.stats import Verdict
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
 DEMO_SHAPE = "ci"  # warm-up, ramp, steady in 60 s
@@ -147,12 +147,7 @@ def demo(ctx: click.Context, run_time: str | None) -> None:
         "\nThe stack is still running: [bold]leaklab status[/bold], Prometheus at "
         f"{state.url('prometheus')}, stop with [bold]leaklab down[/bold] (make down)."
     )
-    verdicts = {app.name: app.decisions for app in result.apps}
-    expected = all(
-        verdicts[app][resource].verdict is want
-        for app, want in (("leaky", Verdict.LEAK), ("fixed", Verdict.NO_LEAK))
-        for resource in ("db_connections", "redis_connections")
-    )
+    expected = tells_the_story(result)
     if not expected:
         err.print(
             "[red]leaklab:[/red] the verdicts are not the expected ones "
@@ -628,3 +623,76 @@ def _print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="Run the stages on timers instead of waiting for Enter (a rehearsal, CI).",
+)
+@click.option(
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="With --auto: seconds between stages.",
+)
+@click.option(
+    "--climb",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="With --auto: seconds the live figures show the climb (stage 3).",
+)
+@click.option(
+    "--saturation-timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds stage 4 waits for the leaky app to reach max_connections.",
+)
+@click.option(
+    "--browser/--no-browser",
+    default=True,
+    show_default=True,
+    help="Open the Leaks view in a graphical browser when there is one.",
+)
+@_locust_options(spawn_rate=2.0, pace=1.0)
+@click.pass_context
+@clean_errors
+def talk(
+    ctx: click.Context,
+    auto: bool,
+    pause: float,
+    climb: float,
+    saturation_timeout: float,
+    browser: bool,
+    users: int,
+    spawn_rate: float,
+    pace: float,
+    shape: str | None,
+) -> None:
+    """The talk in six stages, each on Enter: code, load, climb, 503s, verdict, reset."""
+    stack = _stack(ctx)
+    if not stack.is_up():
+        console.print(f"Starting the native stack in {stack.run_dir}")
+    state = stack.up()
+    plan = TalkPlan(
+        auto=auto,
+        pause=pause,
+        climb=climb,
+        saturation_timeout=saturation_timeout,
+        browser=browser,
+        users=users,
+        spawn_rate=spawn_rate,
+        pace=pace,
+        shape=shape,
+    )
+    out_dir = stack.run_dir / "load" / time.strftime("%Y%m%d-%H%M%S-talk")
+    try:
+        code = Talk(console, stack, state, plan, out_dir).run()
+    except (KeyboardInterrupt, EOFError):
+        err.print("\n[yellow]leaklab:[/yellow] talk stopped; the stack is still up.")
+        code = EXIT_USAGE
+    sys.exit(code)

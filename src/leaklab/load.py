@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import requests
 
@@ -60,6 +61,7 @@ class LoadPlan:
     master_bind_host: str = "127.0.0.1"
     quiet: bool = False  # Locust's own output to locust.log (leaklab check shows its own)
     autostart: bool = False  # the web UI, and the run starts at once (leaklab talk)
+    autoquit: int | None = None  # with autostart: quit this many seconds after the run ends
     prometheus_url: str | None = None  # where the web UI's Leaks view reads the figures
     prometheus_step: float = 1.0
 
@@ -113,6 +115,8 @@ class LoadPlan:
             argv += ["--autostart"]
             if self.run_time:
                 argv += ["--run-time", self.run_time]
+            if self.autoquit is not None:
+                argv += ["--autoquit", str(self.autoquit)]
         if self.headless:
             argv += ["--headless", "--only-summary"]
             if self.run_time:
@@ -159,46 +163,87 @@ def check_ready(plan: LoadPlan) -> None:
             raise StackError(f"port {port} is in use: another Locust running? Choose {what}")
 
 
-def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
-    """Start Locust (and its workers), wait for it, return the master's exit code."""
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
-    children: list[subprocess.Popen[bytes]] = []
+class LocustRun:
+    """Locust (and its workers) as child processes for the length of a `with` block.
 
-    def forward(_signum: int, _frame: FrameType | None) -> None:
-        # SIGINT, not SIGTERM: on SIGINT Locust still writes its HTML report
-        _interrupt(children)
+    `wait()` blocks until Locust ends by itself; `stop()` ends it early, the way Ctrl-C
+    would (Locust still writes its reports). Leaving the block stops whatever is left.
+    """
 
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        output = open(plan.out_dir / "locust.log", "wb") if plan.quiet else None  # noqa: SIM115
-        master = subprocess.Popen(
-            plan.master_argv(),
-            cwd=plan.out_dir,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            preexec_fn=_default_sigint,
-        )
-        if output:
-            output.close()
-        children.append(master)
-        for index in range(plan.workers):
-            log = open(plan.out_dir / f"worker-{index + 1}.log", "wb")  # noqa: SIM115
-            children.append(
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        self.children: list[subprocess.Popen[bytes]] = []
+        self._previous: Any = None
+
+    def __enter__(self) -> LocustRun:
+        plan = self.plan
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+
+        def forward(_signum: int, _frame: FrameType | None) -> None:
+            # SIGINT, not SIGTERM: on SIGINT Locust still writes its HTML report
+            _interrupt(self.children)
+
+        self._previous = signal.signal(signal.SIGTERM, forward)
+        try:
+            output = open(plan.out_dir / "locust.log", "wb") if plan.quiet else None  # noqa: SIM115
+            self.children.append(
                 subprocess.Popen(
-                    plan.worker_argv(),
+                    plan.master_argv(),
                     cwd=plan.out_dir,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                    stdout=output,
+                    stderr=subprocess.STDOUT if output else None,
                     preexec_fn=_default_sigint,
                 )
             )
-            log.close()
+            if output:
+                output.close()
+            for index in range(plan.workers):
+                log = open(plan.out_dir / f"worker-{index + 1}.log", "wb")  # noqa: SIM115
+                self.children.append(
+                    subprocess.Popen(
+                        plan.worker_argv(),
+                        cwd=plan.out_dir,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        preexec_fn=_default_sigint,
+                    )
+                )
+                log.close()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+        _stop(self.children)
+
+    @property
+    def master(self) -> subprocess.Popen[bytes]:
+        return self.children[0]
+
+    def wait(self) -> int:
+        return _wait(self.master, self.children)
+
+    def running(self) -> bool:
+        return self.master.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """Interrupt Locust as Ctrl-C would and return its exit code."""
+        _interrupt(self.children)
+        try:
+            return self.master.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _stop(self.children)
+            return self.master.wait()
+
+
+def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
+    """Start Locust (and its workers), wait for it, return the master's exit code."""
+    with LocustRun(plan) as locust:
         if not plan.headless:
             say(f"Locust web UI: http://{plan.host}:{plan.web_port}  (Ctrl-C to stop)")
-        return _wait(master, children)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _stop(children)
+        return locust.wait()
 
 
 def _wait(master: subprocess.Popen[bytes], children: Sequence[subprocess.Popen[bytes]]) -> int:

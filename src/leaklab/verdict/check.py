@@ -135,3 +135,17 @@ def decide_app(data: AppData, resources: tuple[Resource, ...] = CONTRACT) -> dic
         rules = Rules(resource.threshold_per_1k, bound=data.bounds.get(resource.name))
         decisions[resource.name] = decide(data.resources[resource.name], rules)
     return decisions
+
+
+STORY = (("leaky", Verdict.LEAK), ("fixed", Verdict.NO_LEAK))
+STORY_RESOURCES = ("db_connections", "redis_connections")
+
+
+def tells_the_story(result: CheckResult) -> bool:
+    """The demo's and the talk's promise: leaky LEAK, fixed NO LEAK on both connection kinds."""
+    verdicts = {app.name: app.decisions for app in result.apps}
+    return all(
+        app in verdicts and verdicts[app][resource].verdict is want
+        for app, want in STORY
+        for resource in STORY_RESOURCES
+    )

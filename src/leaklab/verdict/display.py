@@ -26,7 +26,7 @@ LIVE_QUERIES = {
 class LiveFigures:
     """Poll Prometheus every second and show the figures climbing (or not) per app."""
 
-    def __init__(self, console: Console, prometheus: str, seconds: int) -> None:
+    def __init__(self, console: Console, prometheus: str, seconds: int | None) -> None:
         self._console, self._url, self._seconds = console, prometheus, seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -39,10 +39,13 @@ class LiveFigures:
     def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if not self._console.is_terminal:
+            self._console.line()  # rich leaves the last frame without its newline there
 
     def _table(self) -> Table:
         elapsed = time.monotonic() - self._start
-        table = Table(title=f"load running: {elapsed:4.0f} s of {self._seconds} s")
+        of = f" of {self._seconds} s" if self._seconds else ""
+        table = Table(title=f"load running: {elapsed:4.0f} s{of}")
         table.add_column("app")
         figures: dict[str, dict[str, float]] = {}
         for label, query in LIVE_QUERIES.items():

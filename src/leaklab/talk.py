@@ -1,0 +1,341 @@
+"""`leaklab talk`: the story on stage, one stage per Enter (or timed, with --auto).
+
+1) the leak and the fix in code, 2) the load at both apps and the URLs, 3) the leaky
+connections climbing and the fixed ones flat, 4) the leaky app at max_connections
+answering 503s, 5) the verdict, 6) a reset, so the talk can run again. Everything runs
+on 127.0.0.1: no network needed.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import time
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+
+from leaklab.load import LoadPlan, LocustRun, check_ready
+from leaklab.measure import holdings, reset
+from leaklab.paths import REPO
+from leaklab.settings import VARIANTS
+from leaklab.stack import NativeStack
+from leaklab.stack.state import RunState
+from leaklab.verdict.check import run_check, tells_the_story
+from leaklab.verdict.display import LiveFigures, verdict_table
+from leaklab.verdict.query import Window
+
+STRATEGIES = REPO / "services" / "webapp"
+MARKERS = {"leaky": "# LEAK:", "fixed": "# FIX:"}
+STAGES = (
+    "The leak and the fix",
+    "The same load at both apps",
+    "Leaky climbs, fixed stays flat",
+    "Leaky hits the limit: 503",
+    "The verdict",
+    "Reset: ready to run again",
+)
+
+
+@dataclass(frozen=True)
+class TalkPlan:
+    auto: bool = False
+    pause: float = 3.0  # --auto: seconds between stages
+    climb: float = 10.0  # --auto: seconds of stage 3
+    saturation_timeout: float = 120.0
+    browser: bool = True
+    users: int = 20
+    spawn_rate: float = 2.0
+    pace: float = 1.0
+    shape: str | None = None
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """One strategy class cut to the slide: its header, docstring and marked methods."""
+
+    variant: str
+    role: str  # Database, Cache: the alias both modules define
+    name: str
+    text: str
+    marked: set[int]  # line numbers within text
+
+
+def _slide_lines(node: ast.ClassDef, lines: list[str], marker: str) -> list[str]:
+    """The class line, its docstring, and each method holding a marked line; '...' between."""
+    keep: list[tuple[int, int]] = [(node.lineno, node.lineno)]
+    first = node.body[0] if node.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        keep.append((first.lineno, first.end_lineno or first.lineno))
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.end_lineno is not None:
+            body = lines[item.lineno - 1 : item.end_lineno]
+            if any(marker in line for line in body):
+                keep.append((item.lineno, item.end_lineno))
+    out: list[str] = []
+    last = None
+    for start, end in keep:
+        if last is not None and start > last + 1:
+            out.append("")
+        out.extend(lines[start - 1 : end])
+        last = end
+    return out
+
+
+def excerpts(variant: str, path: Path | None = None) -> list[Excerpt]:
+    """Each class of leaky.py or fixed.py that holds a marked line, Database first."""
+    path = path or STRATEGIES / f"{variant}.py"
+    source = path.read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    roles = {
+        node.value.id: node.targets[0].id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Name)
+        and isinstance(node.targets[0], ast.Name)
+    }
+    marker = MARKERS[variant]
+    found = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        slide = _slide_lines(node, lines, marker)
+        marked = {n + 1 for n, line in enumerate(slide) if marker in line}
+        if marked:
+            found.append(
+                Excerpt(variant, roles.get(node.name, ""), node.name, "\n".join(slide), marked)
+            )
+    order = ["Database", "Cache"]
+    return sorted(found, key=lambda e: order.index(e.role) if e.role in order else len(order))
+
+
+def _syntax(excerpt: Excerpt) -> Syntax:
+    return Syntax(
+        excerpt.text,
+        "python",
+        theme="monokai",
+        highlight_lines=excerpt.marked,
+        word_wrap=True,
+    )
+
+
+def code_slide(console: Console) -> RenderableType:
+    """Leaky beside fixed, one row per resource; stacked when the terminal is narrow."""
+    leaky, fixed = excerpts("leaky"), excerpts("fixed")
+    side_by_side = console.width >= 150
+    rows: list[RenderableType] = []
+    for left, right in zip(leaky, fixed, strict=False):
+        panels = [
+            Panel(_syntax(left), title=f"[bold red]leaky.py: {left.name}", border_style="red"),
+            Panel(
+                _syntax(right), title=f"[bold green]fixed.py: {right.name}", border_style="green"
+            ),
+        ]
+        if side_by_side:
+            grid = Table.grid(expand=True, padding=(0, 1))
+            grid.add_column(ratio=1)
+            grid.add_column(ratio=1)
+            grid.add_row(*panels)
+            rows.append(grid)
+        else:
+            rows.extend(panels)
+    return Group(*rows)
+
+
+class Talk:
+    """The six stages against a running stack; `run()` returns the exit code."""
+
+    def __init__(
+        self,
+        console: Console,
+        stack: NativeStack,
+        state: RunState,
+        plan: TalkPlan,
+        out_dir: Path,
+        ask: Callable[[str], str] = input,
+    ) -> None:
+        self.console, self.stack, self.state, self.plan = console, stack, state, plan
+        self.out_dir, self._ask = out_dir, ask
+        self.settings = stack.settings
+        self.prometheus = self.settings.prometheus_url or state.url("prometheus")
+        self.step = self.settings.step_seconds
+
+    # -- pacing -------------------------------------------------------------------------
+    def _next(self, number: int) -> None:
+        """Wait for Enter (or --pause seconds), then title the stage."""
+        title = STAGES[number - 1]
+        if number > 1:
+            if self.plan.auto:
+                time.sleep(self.plan.pause)
+            else:
+                self._ask(f"\n  [Enter] {number}) {title} ")
+        self.console.print(Rule(f"[bold]{number}) {title}", style="cyan"))
+
+    def _hold(self, seconds: float, what: str) -> None:
+        """The live figures until Enter (or for `seconds` with --auto)."""
+        if self.plan.auto:
+            time.sleep(seconds)
+        else:
+            self._ask(f"  [Enter] when {what} ")
+
+    # -- the story ----------------------------------------------------------------------
+    def run(self) -> int:
+        self._next(1)
+        self.console.print(code_slide(self.console))
+        self.console.print(
+            "Left: a new connection and a new Redis client per request, never given back. "
+            "Right: one bounded pool per worker; every connection goes back."
+        )
+        self._next(2)
+        for variant in VARIANTS:
+            reset(self.state, variant)  # every run starts from nothing
+        load = self._load_plan()
+        check_ready(load)
+        time.sleep(2 * self.step + 0.5)  # Prometheus sees the emptied apps first
+        start = time.time()
+        with LocustRun(load) as locust:
+            self._show_urls(load)
+            self._next(3)
+            with LiveFigures(self.console, self.prometheus, None):
+                self._hold(self.plan.climb, "the audience has seen leaky climb")
+            self._next(4)
+            saturated = self._wait_for_saturation(locust)
+            self._show_saturation(saturated)
+            self._next(5)
+            locust.stop()
+        time.sleep(2 * self.step + 1)  # the last scrape after the load stopped
+        window = Window(float(int(start)), float(int(time.time())), self.step)
+        apps = {variant: f'app="{variant}"' for variant in VARIANTS}
+        result = run_check(self.prometheus, apps, window)
+        self.console.print(verdict_table(result))
+        result.write_json(self.out_dir / "check.json")
+        expected = tells_the_story(result)
+        self._next(6)
+        self._reset()
+        self.console.print(
+            f"Locust's report: {self.out_dir / 'report.html'}  verdict JSON: "
+            f"{self.out_dir / 'check.json'}\nRun it again: [bold]leaklab talk[/bold]. "
+            "Stop the stack: [bold]leaklab down[/bold]."
+        )
+        if not expected:
+            self.console.print(
+                "[red]The verdicts are not the expected ones[/red] "
+                "(leaky LEAK, fixed NO LEAK on PostgreSQL and Redis connections)."
+            )
+        return 0 if expected else 1
+
+    def _load_plan(self) -> LoadPlan:
+        s = self.settings
+        return LoadPlan(
+            leaky_url=self.state.url("leaky"),
+            fixed_url=self.state.url("fixed"),
+            out_dir=self.out_dir,
+            users=self.plan.users,
+            spawn_rate=self.plan.spawn_rate,
+            pace=self.plan.pace,
+            shape=self.plan.shape,
+            autostart=True,
+            host=s.host,
+            web_port=s.locust_web_port,
+            metrics_port=self.state.locust_metrics_port or s.locust_metrics_port,
+            master_port=s.locust_master_port,
+            prometheus_url=self.prometheus,
+            prometheus_step=self.step,
+            quiet=True,
+        )
+
+    def _show_urls(self, load: LoadPlan) -> None:
+        web = f"http://{load.host}:{load.web_port}"
+        urls = {
+            "Leaks view (project this)": f"{web}/leaks",
+            "Locust": web,
+            "Prometheus": self.prometheus,
+            "leaky app": self.state.url("leaky"),
+            "fixed app": self.state.url("fixed"),
+        }
+        table = Table.grid(padding=(0, 2))
+        for label, url in urls.items():
+            table.add_row(label, f"[link={url}]{url}[/link]")
+        what = f"shape {load.shape!r}" if load.shape else f"{load.users} users"
+        self.console.print(f"Locust: {what} at both apps, the same task mix.")
+        self.console.print(table)
+        if self.plan.browser and _has_browser():
+            _wait_for(f"{web}/leaks", 15)
+            webbrowser.open(f"{web}/leaks")
+
+    def _wait_for_saturation(self, locust: LocustRun) -> requests.Response | None:
+        """Keep the figures live until the leaky app refuses a request with a JSON 503."""
+        deadline = time.monotonic() + self.plan.saturation_timeout
+        url = f"{self.state.url('leaky')}/api/database"
+        with LiveFigures(self.console, self.prometheus, None):
+            while time.monotonic() < deadline and locust.running():
+                try:
+                    response = requests.get(url, params={"id": 1}, timeout=5)
+                except requests.RequestException:
+                    response = None
+                if response is not None and response.status_code == 503:
+                    return response
+                time.sleep(1.0)
+        return None
+
+    def _show_saturation(self, response: requests.Response | None) -> None:
+        held = holdings(self.state, "leaky")
+        limit = self.settings.pg_max_connections
+        if response is None:
+            self.console.print(
+                f"[yellow]The leaky app has not reached max_connections ({limit}) yet[/yellow]: "
+                f"PostgreSQL holds {held.db_server} of its connections."
+            )
+            return
+        self.console.print(
+            f"PostgreSQL holds [bold red]{held.db_server}[/bold red] connections for the leaky "
+            f"app (max_connections {limit}, a few kept for superusers), every one idle in "
+            f"transaction. Redis: [bold red]{held.redis_server}[/bold red] clients."
+        )
+        self.console.print("GET /api/database on the leaky app now answers:")
+        self.console.print_json(response.text)
+        fixed = holdings(self.state, "fixed")
+        self.console.print(
+            f"The fixed app meanwhile: [bold green]{fixed.db_server}[/bold green] PostgreSQL "
+            f"connections, [bold green]{fixed.redis_server}[/bold green] Redis clients."
+        )
+
+    def _reset(self) -> None:
+        for variant in VARIANTS:
+            released = reset(self.state, variant)
+            self.console.print(f"{variant}: POST /admin/reset -> {released.get('released')}")
+        after = holdings(self.state, "leaky")
+        self.console.print(
+            f"leaky now holds {after.db_server} PostgreSQL and {after.redis_server} Redis "
+            "connections: ready for the next run, no restart."
+        )
+
+
+def _has_browser() -> bool:
+    """Only a graphical browser: a text one would take the terminal from the talk."""
+    if os.environ.get("BROWSER"):
+        return True
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
