@@ -6,13 +6,16 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages demo up status load down compose-up compose-down test lint unit integration e2e clean
+.PHONY: help install system-packages test-packages demo talk up status load down compose-up compose-down test lint unit integration e2e screenshot clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 system-packages: ## Install PostgreSQL, Redis and Prometheus from the system's packages, if missing
 	@bash scripts/install-system-packages.sh
+
+test-packages: ## The servers, and Chromium for the browser tests
+	@bash scripts/install-system-packages.sh --browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +27,9 @@ install: system-packages $(STAMP) ## Create .venv with the pinned Python package
 
 demo: install ## Start the native stack, send a burst to both apps, show what leaked
 	$(BIN)/leaklab demo
+
+talk: install ## The talk, one stage per Enter (leaklab talk --help for --auto)
+	$(BIN)/leaklab talk
 
 up: install ## Start PostgreSQL, Redis, both apps and Prometheus on 127.0.0.1
 	$(BIN)/leaklab up
@@ -52,7 +58,7 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff format --check src services tests bench locust
 	$(BIN)/mypy
 
-test: lint ## The whole suite against real servers (what CI runs)
+test: lint test-packages ## The whole suite against real servers (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install ## Only the fast tests
@@ -61,8 +67,11 @@ unit: install ## Only the fast tests
 integration: install ## Real PostgreSQL, Redis, Gunicorn
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-e2e: install ## The whole native stack through the leaklab command
+e2e: install test-packages ## The whole native stack through the leaklab command (and Chromium)
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+screenshot: install test-packages ## Redo docs/leaks-view.png: the Leaks view in headless Chromium during a load
+	LEAKLAB_TEST_ARTIFACTS=docs $(BIN)/pytest tests/e2e/leaklab/test_live_view.py -k rising
 
 clean: ## Remove the venv and caches (stop the stack first: make down)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

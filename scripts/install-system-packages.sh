@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the servers leaklab runs natively, from the system's packages, only when missing.
+# Install the servers leaklab runs natively, from the system's packages, only when missing
+# (with --browser, Chromium too: the test suite drives the Leaks view in it).
 # leaklab starts its own copies on 127.0.0.1 in its run directory, so the packaged
 # services are neither needed nor started here.
 set -euo pipefail
@@ -14,12 +15,19 @@ declare -A DEBIAN=(
   [prometheus-redis-exporter]=prometheus-redis-exporter
 )
 BREW="brew install postgresql@15 redis prometheus postgres_exporter redis_exporter"
+# --browser: also Chromium, for the tests that open the Leaks view in a real browser.
+if [ "${1:-}" = "--browser" ]; then
+  DEBIAN[chromium]=chromium
+  BREW="$BREW && brew install --cask chromium"
+fi
 
 have() {
   case "$1" in
     initdb) command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
     prometheus-*-exporter) command -v "$1" >/dev/null 2>&1 || command -v "${1#prometheus-}" >/dev/null 2>&1 \
       || command -v "$(echo "${1#prometheus-}" | tr - _)" >/dev/null 2>&1 ;;
+    chromium) command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+      || command -v google-chrome >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

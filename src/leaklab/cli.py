@@ -264,6 +264,11 @@ def _locust_options(spawn_rate: float, pace: float, when: str = "") -> Callable[
 @click.option("-t", "--run-time", default=None, help="Stop after this long: 90s, 5m, 1h30m.")
 @click.option("--headless", is_flag=True, help="No web UI: run, stop by itself, write reports.")
 @click.option(
+    "--autostart",
+    is_flag=True,
+    help="Web UI, and the run starts at once (no Start button); /leaks shows it live.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=0, max=64),
     default=0,
@@ -300,6 +305,7 @@ def load(
     spawn_rate: float,
     run_time: str | None,
     headless: bool,
+    autostart: bool,
     workers: int,
     shape: str | None,
     pace: float,
@@ -314,6 +320,8 @@ def load(
         raise click.BadParameter(
             f"{run_time!r} is not a duration such as 90s, 5m or 1h30m", param_hint="--run-time"
         )
+    if headless and autostart:
+        raise click.UsageError("--autostart starts the web UI's run: leave out --headless")
     if headless and not (run_time or shape):
         raise click.UsageError("--headless needs --run-time or --shape, or it never stops")
     stack = _stack(ctx)
@@ -337,6 +345,7 @@ def load(
         spawn_rate=spawn_rate,
         run_time=run_time,
         headless=headless,
+        autostart=autostart,
         workers=workers,
         shape=shape,
         pace=pace,

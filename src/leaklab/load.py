@@ -242,7 +242,8 @@ def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
     """Start Locust (and its workers), wait for it, return the master's exit code."""
     with LocustRun(plan) as locust:
         if not plan.headless:
-            say(f"Locust web UI: http://{plan.host}:{plan.web_port}  (Ctrl-C to stop)")
+            web = f"http://{plan.host}:{plan.web_port}"
+            say(f"Locust web UI: {web}  live leaks view: {web}/leaks  (Ctrl-C to stop)")
         return locust.wait()
 
 
