@@ -630,10 +630,6 @@ def _print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_
     )
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.option(
     "--auto",
@@ -705,3 +701,7 @@ def talk(
         err.print("\n[yellow]leaklab:[/yellow] talk stopped; the stack is still up.")
         code = EXIT_USAGE
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,7 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
 
+from leaklab.burst import burst
 from leaklab.load import LoadPlan, LocustRun, check_ready
 from leaklab.measure import holdings, reset
 from leaklab.paths import REPO
@@ -36,6 +37,7 @@ from leaklab.verdict.query import Window
 
 STRATEGIES = REPO / "services" / "webapp"
 MARKERS = {"leaky": "# LEAK:", "fixed": "# FIX:"}
+WARM_UP_REQUESTS = 30  # per endpoint: first imports, connections and allocator arenas
 STAGES = (
     "The leak and the fix",
     "The same load at both apps",
@@ -197,7 +199,11 @@ class Talk:
             "Right: one bounded pool per worker; every connection goes back."
         )
         self._next(2)
+        self.console.print(
+            "Warming both apps up (a short burst, then a reset): real apps are warm."
+        )
         for variant in VARIANTS:
+            burst(self.state.url(variant), WARM_UP_REQUESTS)
             reset(self.state, variant)  # every run starts from nothing
         load = self._load_plan()
         check_ready(load)
