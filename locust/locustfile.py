@@ -104,14 +104,14 @@ def _arguments(parser: Any) -> None:
     group.add_argument(
         "--prometheus-url",
         default="http://127.0.0.1:9090",
-        env_var="LEAKLAB_PROMETHEUS_URL",
+        env_var="LOCUST_PROMETHEUS_URL",
         help="Where the Leaks view (/leaks in the web UI) reads the figures",
     )
     group.add_argument(
         "--prometheus-step",
         type=float,
         default=1.0,
-        env_var="LEAKLAB_PROMETHEUS_STEP",
+        env_var="LOCUST_PROMETHEUS_STEP",
         help="Prometheus's scrape interval in seconds (the Leaks view's time step)",
     )
     group.add_argument(
