@@ -114,15 +114,12 @@ def main() -> None:
                 leaky = read_app(prom, 'app="leaky"', CONTRACT, REQUESTS, window)
                 fixed = read_app(prom, 'app="fixed"', CONTRACT, REQUESTS, window)
                 for name in found:
-                    rules = Rules(
-                        next(r.threshold_per_1k for r in CONTRACT if r.name == name),
-                        bound=leaky.bounds[name],
-                    )
+                    rules = next(r for r in CONTRACT if r.name == name).rules(leaky.bounds[name])
                     hit = first_leak(leaky.resources[name], rules, window.times)
                     if hit:
                         found[name].append(hit)
                 for r in CONTRACT:
-                    rules = Rules(r.threshold_per_1k, bound=fixed.bounds[r.name])
+                    rules = r.rules(fixed.bounds[r.name])
                     fixed_verdicts.append(decide(fixed.resources[r.name], rules).verdict.value)
             for name, hits in found.items():
                 if hits:
@@ -155,7 +152,7 @@ def main() -> None:
                 f"{slope * 1000 / 1024:.1f} KiB per 1,000 (removed for the replays)"
             )
             rng = np.random.default_rng(7)
-            rules = Rules(RSS.threshold_per_1k)
+            rules = RSS.rules()
             for rate in RATES:
                 needed, covered, leaks = [], 0, 0
                 for _rep in range(10):

@@ -17,7 +17,7 @@ from leaklab.verdict.query import (
     Window,
     read_app,
 )
-from leaklab.verdict.stats import Decision, Rules, Verdict, decide
+from leaklab.verdict.stats import Decision, Verdict, decide
 
 SCHEMA = "leaklab.check/v1"
 EXIT = {"no_leak": 0, "leak": 1, "error": 2, "undecided": 3}
@@ -132,7 +132,7 @@ def decide_app(data: AppData, resources: tuple[Resource, ...] = CONTRACT) -> dic
     """Each resource's decision for one app's data (CPU only: the live view runs it off-loop)."""
     decisions = {}
     for resource in resources:
-        rules = Rules(resource.threshold_per_1k, bound=data.bounds.get(resource.name))
+        rules = resource.rules(data.bounds.get(resource.name))
         decisions[resource.name] = decide(data.resources[resource.name], rules)
     return decisions
 

@@ -47,6 +47,7 @@ class Rules:
     min_requests: float = 100
     min_points: int = 8
     warmup_fraction: float = 0.2
+    warmup_requests: float = 0.0  # at least this many requests are warm-up, however long the run
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def _served(x: Array, seg: NDArray[np.int64]) -> float:
 
 
 def _fit(x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int) -> Fit | None:
-    start = x.min() + rules.warmup_fraction * (x.max() - x.min())
+    start = x.min() + max(rules.warmup_fraction * (x.max() - x.min()), rules.warmup_requests)
     keep = x >= start
     if keep.sum() < max(4, rules.min_points // 2):
         return None

@@ -23,9 +23,12 @@ import requests
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
+from leaklab.burst import burst
+from leaklab.measure import reset
 from leaklab.paths import REPO
 from leaklab.stack import NativeStack
 from leaklab.stack.process import free_port
+from leaklab.talk import WARM_UP_REQUESTS
 
 LEAKLAB = [sys.executable, "-m", "leaklab.cli"]
 ARTIFACTS = Path(os.environ.get("LEAKLAB_TEST_ARTIFACTS", REPO / ".run" / "test-artifacts"))
@@ -47,9 +50,8 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def web(stack: NativeStack) -> Iterator[str]:
     """`leaklab load --autostart`: Locust's web UI with a run going, as a speaker starts it."""
-    from leaklab.measure import reset
-
-    for variant in ("leaky", "fixed"):
+    for variant in ("leaky", "fixed"):  # warm, then empty: as `leaklab talk` starts
+        burst(stack.state.url(variant), WARM_UP_REQUESTS)
         reset(stack.state, variant)
     port = free_port()
     env = {

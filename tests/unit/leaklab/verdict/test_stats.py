@@ -136,3 +136,28 @@ def test_offsets_and_scaling_do_not_change_the_verdict(
     assert decide(Series(x + start, y), CONNECTIONS).verdict is reference
     # the same growth per request, at a larger request count and resource scale
     assert decide(Series(x * scale, y * scale), CONNECTIONS).verdict is reference
+
+
+def test_a_fresh_workers_heap_warming_up_is_not_a_leak_once_its_warm_up_is_known() -> None:
+    # What the fixed app did from a cold start in the Leaks view: RSS still climbing
+    # ~2 MiB per 1,000 requests when judged at 240 requests; flat after ~300.
+    def heap(x: np.ndarray) -> np.ndarray:
+        return noisy(90 * MiB + 2 * 1024 * np.minimum(x, 300), 2_000.0)
+
+    early = np.arange(25) * 10.0  # 240 requests
+    assert decide(Series(early, heap(early)), RSS).verdict is Verdict.LEAK  # 20 %: too short
+    warm = Rules(threshold_per_1k=512 * 1024.0, warmup_requests=300)
+    assert decide(Series(early, heap(early)), warm).verdict is Verdict.UNDECIDED
+    later = np.arange(120) * 10.0  # 1,190 requests: the heap has settled
+    assert decide(Series(later, heap(later)), warm).verdict is Verdict.NO_LEAK
+    # and a real leak still shows after the same warm-up
+    leaking = Series(later, heap(later) + 4 * 1024 * later)
+    assert decide(leaking, warm).verdict is Verdict.LEAK
+
+
+def test_the_contract_gives_rss_its_warm_up() -> None:
+    from leaklab.verdict.query import CONTRACT
+
+    rules = {r.name: r.rules() for r in CONTRACT}
+    assert rules["rss"].warmup_requests >= 300
+    assert rules["db_connections"].warmup_requests == 0
