@@ -122,6 +122,7 @@ class LiveView:
         apps: dict[str, str] | None = None,
         verdict_every: float = 2.0,
         offload: Callable[[Callable[[], Any]], Any] = _offload_inline,
+        spawn: Callable[[Callable[[], None]], Any] = _offload_inline,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.prometheus = Prometheus(prometheus_url)
@@ -129,6 +130,7 @@ class LiveView:
         self.apps = apps or dict(APPS)
         self.verdict_every = verdict_every
         self._offload = offload  # runs the CPU-bound statistics (a thread under gevent)
+        self._spawn = spawn  # runs a whole decision in the background (a greenlet)
         self._clock = clock
         self.run_started: float | None = None
         self._verdicts: dict[str, Any] = {}
@@ -160,11 +162,10 @@ class LiveView:
         }
         try:
             body["charts"] = self.charts(window)
-            body["verdicts"] = self.verdicts(window)
         except QueryError as exc:
             body["error"] = str(exc)
-            body.setdefault("charts", [])
-            body["verdicts"] = self._verdicts
+            body["charts"] = []
+        body["verdicts"] = self.verdicts(window)
         return body
 
     def charts(self, window: Window) -> list[dict[str, Any]]:
@@ -204,11 +205,18 @@ class LiveView:
         return charts
 
     def verdicts(self, window: Window) -> dict[str, Any]:
-        """Per resource and app: the verdict of `leaklab check` over this run so far."""
-        fresh = self._clock() - self._verdicts_at < self.verdict_every
-        if fresh or self._deciding or self.run_started is None:
-            return self._verdicts
-        self._deciding = True
+        """Per resource and app: the verdict of `leaklab check` over this run so far.
+
+        Returns at once with the last verdicts; when they are older than `verdict_every`,
+        a fresh decision starts in the background (`spawn`), so no page waits for it.
+        """
+        stale = self._clock() - self._verdicts_at >= self.verdict_every
+        if stale and not self._deciding and self.run_started is not None:
+            self._deciding = True
+            self._spawn(lambda: self._decide(window, self.run_started))
+        return self._verdicts
+
+    def _decide(self, window: Window, run: float | None) -> None:
         try:
             data = {
                 app: read_app(self.prometheus, matchers, CONTRACT, REQUESTS, window)
@@ -217,11 +225,13 @@ class LiveView:
             decisions: dict[str, dict[str, Decision]] = self._offload(
                 lambda: {app: decide_app(d) for app, d in data.items()}
             )
+            if run == self.run_started:  # not a run that has since been replaced
+                self._verdicts = _verdicts_json(data, decisions)
+                self._verdicts_at = self._clock()
+        except QueryError:
+            pass  # the charts report Prometheus's error; the last verdicts stay
         finally:
             self._deciding = False
-        self._verdicts = _verdicts_json(data, decisions)
-        self._verdicts_at = self._clock()
-        return self._verdicts
 
     def table_rows(self) -> list[dict[str, str]]:
         """The same verdicts as rows for Locust's own "Leaks" tab (text cells only)."""

@@ -36,3 +36,12 @@ def test_no_verdicts_and_no_query_before_a_run() -> None:
     view = LiveView("http://127.0.0.1:9")
     assert view.verdicts(view.window()) == {}
     assert view.table_rows() == []
+
+
+def test_a_page_never_waits_for_a_decision_and_only_one_runs_at_a_time() -> None:
+    started: list[object] = []
+    view = LiveView("http://127.0.0.1:9", spawn=started.append)
+    view.run_started_now()
+    assert view.verdicts(view.window()) == {}  # at once, with what it has
+    assert view.verdicts(view.window()) == {}
+    assert len(started) == 1  # the second poll did not start another decision
