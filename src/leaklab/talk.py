@@ -34,6 +34,7 @@ from leaklab.stack.state import RunState
 from leaklab.verdict.check import run_check, tells_the_story
 from leaklab.verdict.display import LiveFigures, verdict_table
 from leaklab.verdict.query import Window
+from leaklab.verdict.stats import Verdict
 
 STRATEGIES = REPO / "services" / "webapp"
 MARKERS = {"leaky": "# LEAK:", "fixed": "# FIX:"}
@@ -208,14 +209,14 @@ class Talk:
         load = self._load_plan()
         check_ready(load)
         time.sleep(2 * self.step + 0.5)  # Prometheus sees the emptied apps first
-        start = time.time()
+        start, load_started = time.time(), time.monotonic()
         with LocustRun(load) as locust:
             self._show_urls(load)
             self._next(3)
-            with LiveFigures(self.console, self.prometheus, None):
+            with LiveFigures(self.console, self.prometheus, None, load_started):
                 self._hold(self.plan.climb, "the audience has seen leaky climb")
             self._next(4)
-            saturated = self._wait_for_saturation(locust)
+            saturated = self._wait_for_saturation(locust, load_started)
             self._show_saturation(saturated)
             self._next(5)
             locust.stop()
@@ -224,6 +225,10 @@ class Talk:
         apps = {variant: f'app="{variant}"' for variant in VARIANTS}
         result = run_check(self.prometheus, apps, window)
         self.console.print(verdict_table(result))
+        for app in result.apps:
+            for name, decision in app.decisions.items():
+                if decision.verdict is Verdict.UNDECIDED:
+                    self.console.print(f"  {app.name} {name}: UNDECIDED, {decision.reason}")
         result.write_json(self.out_dir / "check.json")
         expected = tells_the_story(result)
         self._next(6)
@@ -279,11 +284,13 @@ class Talk:
             _wait_for(f"{web}/leaks", 15)
             webbrowser.open(f"{web}/leaks")
 
-    def _wait_for_saturation(self, locust: LocustRun) -> requests.Response | None:
+    def _wait_for_saturation(
+        self, locust: LocustRun, load_started: float
+    ) -> requests.Response | None:
         """Keep the figures live until the leaky app refuses a request with a JSON 503."""
         deadline = time.monotonic() + self.plan.saturation_timeout
         url = f"{self.state.url('leaky')}/api/database"
-        with LiveFigures(self.console, self.prometheus, None):
+        with LiveFigures(self.console, self.prometheus, None, load_started):
             while time.monotonic() < deadline and locust.running():
                 try:
                     response = requests.get(url, params={"id": 1}, timeout=5)

@@ -26,11 +26,17 @@ LIVE_QUERIES = {
 class LiveFigures:
     """Poll Prometheus every second and show the figures climbing (or not) per app."""
 
-    def __init__(self, console: Console, prometheus: str, seconds: int | None) -> None:
+    def __init__(
+        self,
+        console: Console,
+        prometheus: str,
+        seconds: int | None,
+        started: float | None = None,  # time.monotonic() the load started, if not now
+    ) -> None:
         self._console, self._url, self._seconds = console, prometheus, seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._start = time.monotonic()
+        self._start = time.monotonic() if started is None else started
 
     def __enter__(self) -> LiveFigures:
         self._thread.start()

@@ -132,7 +132,8 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
         why = (
             "saturated before enough points to fit"
             if saturated_at is not None
-            else "too few points after the warm-up"
+            else "too few points after the warm-up (the first "
+            f"{max(rules.warmup_fraction * served, rules.warmup_requests):.0f} requests)"
         )
         return replace(decision, reason=why)
 
