@@ -59,7 +59,9 @@ class LoadPlan:
     metrics_port: int = 9646
     master_port: int = 5557
     master_bind_host: str = "127.0.0.1"
-    quiet: bool = False  # Locust's own output to locust.log (leaklab check shows its own)
+    # leaklab owns the terminal (check, talk): Locust's output goes to locust.log, and Locust
+    # gets no stdin, or its key listener would turn echo off and eat the keys meant for us.
+    quiet: bool = False
     autostart: bool = False  # the web UI, and the run starts at once (leaklab talk)
     autoquit: int | None = None  # with autostart: quit this many seconds after the run ends
     prometheus_url: str | None = None  # where the web UI's Leaks view reads the figures
@@ -190,6 +192,7 @@ class LocustRun:
                 subprocess.Popen(
                     plan.master_argv(),
                     cwd=plan.out_dir,
+                    stdin=subprocess.DEVNULL if plan.quiet else None,
                     stdout=output,
                     stderr=subprocess.STDOUT if output else None,
                     preexec_fn=_default_sigint,
@@ -203,6 +206,7 @@ class LocustRun:
                     subprocess.Popen(
                         plan.worker_argv(),
                         cwd=plan.out_dir,
+                        stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         preexec_fn=_default_sigint,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.syntax import Syntax
@@ -174,22 +175,26 @@ class Talk:
         self.step = self.settings.step_seconds
 
     # -- pacing -------------------------------------------------------------------------
-    def _next(self, number: int) -> None:
+    def _next(self, number: int, waited: bool = False) -> None:
         """Wait for Enter (or --pause seconds), then title the stage."""
         title = STAGES[number - 1]
-        if number > 1:
+        if number > 1 and not waited:
             if self.plan.auto:
                 time.sleep(self.plan.pause)
             else:
                 self._ask(f"\n  [Enter] {number}) {title} ")
         self.console.print(Rule(f"[bold]{number}) {title}", style="cyan"))
 
-    def _hold(self, seconds: float, what: str) -> None:
-        """The live figures until Enter (or for `seconds` with --auto)."""
+    def _hold(self, seconds: float) -> None:
+        """The live figures until Enter (or for `seconds` with --auto).
+
+        The prompt is the live table's caption: a prompt of input()'s own would be drawn
+        over by the table's next refresh.
+        """
         if self.plan.auto:
             time.sleep(seconds)
         else:
-            self._ask(f"  [Enter] when {what} ")
+            self._ask("")
 
     # -- the story ----------------------------------------------------------------------
     def run(self) -> int:
@@ -213,9 +218,10 @@ class Talk:
         with LocustRun(load) as locust:
             self._show_urls(load)
             self._next(3)
-            with LiveFigures(self.console, self.prometheus, None, load_started):
-                self._hold(self.plan.climb, "the audience has seen leaky climb")
-            self._next(4)
+            hint = None if self.plan.auto else escape(f"[Enter] 4) {STAGES[3]}")
+            with LiveFigures(self.console, self.prometheus, None, load_started, hint):
+                self._hold(self.plan.climb)
+            self._next(4, waited=not self.plan.auto)  # the Enter that ended stage 3
             saturated = self._wait_for_saturation(locust, load_started)
             self._show_saturation(saturated)
             self._next(5)

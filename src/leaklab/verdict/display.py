@@ -32,7 +32,9 @@ class LiveFigures:
         prometheus: str,
         seconds: int | None,
         started: float | None = None,  # time.monotonic() the load started, if not now
+        caption: str | None = None,  # under the table: e.g. what Enter does next
     ) -> None:
+        self._caption = caption
         self._console, self._url, self._seconds = console, prometheus, seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -51,7 +53,7 @@ class LiveFigures:
     def _table(self) -> Table:
         elapsed = time.monotonic() - self._start
         of = f" of {self._seconds} s" if self._seconds else ""
-        table = Table(title=f"load running: {elapsed:4.0f} s{of}")
+        table = Table(title=f"load running: {elapsed:4.0f} s{of}", caption=self._caption)
         table.add_column("app")
         figures: dict[str, dict[str, float]] = {}
         for label, query in LIVE_QUERIES.items():
