@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from leaklab.verdict.check import decide_app
+from leaklab.verdict.check import AppVerdict, decide_app
 from leaklab.verdict.query import (
     CONTRACT,
     REQUESTS,
     AppData,
+    MiB,
     Prometheus,
     QueryError,
     Window,
@@ -28,7 +29,6 @@ from leaklab.verdict.stats import Decision, Verdict
 
 T = TypeVar("T")
 APPS = {"leaky": 'app="leaky"', "fixed": 'app="fixed"'}
-MiB = 1024.0 * 1024.0
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ class LiveView:
     def table_rows(self) -> list[dict[str, str]]:
         """The same verdicts as rows for Locust's own "Leaks" tab (text cells only)."""
         rows = []
-        for per_app in sorted(self._verdicts.values(), key=lambda v: int(v["order"])):
+        for per_app in self._verdicts.values():  # already in the page's order
             row = {"resource": per_app["title"]}
             for app in self.apps:
                 v = per_app.get(app)
@@ -252,26 +252,24 @@ def _last(values: list[float | None]) -> float | None:
 def _verdicts_json(
     data: dict[str, AppData], decisions: dict[str, dict[str, Decision]]
 ) -> dict[str, Any]:
-    units = {r.name: r for r in CONTRACT}
+    """Resources in TITLES order (`order` too: JSON objects lose it), each app's verdict."""
+    served = {app: AppVerdict(app, "", d).requests for app, d in data.items()}
+    by_name = {r.name: r for r in CONTRACT}
     out: dict[str, Any] = {}
-    for resource in sorted(CONTRACT, key=lambda r: list(TITLES).index(r.name)):
-        per_app: dict[str, Any] = {
-            "title": TITLES.get(resource.name, resource.name),
-            "order": list(TITLES).index(resource.name),
-        }
+    for order, (name, title) in enumerate(TITLES.items()):
+        divisor, unit = by_name[name].scale
+        per_app: dict[str, Any] = {"title": title, "order": order}
         for app, by_resource in decisions.items():
-            d = by_resource[resource.name]
-            divisor, unit = (MiB, "MiB") if units[resource.name].unit == "bytes" else (1.0, "")
-            served = [x for x in data[app].requests if math.isfinite(x)]
+            d = by_resource[name]
             per_app[app] = {
                 "verdict": d.verdict.value,
                 "reason": d.reason,
                 "growth_per_1k_requests": d.fit.slope_per_1k / divisor if d.fit else None,
-                "unit": unit or units[resource.name].unit,
-                "requests": max(served, default=0.0),
+                "unit": unit,
+                "requests": served[app],
                 "saturated": d.saturated_at is not None,
             }
-        out[resource.name] = per_app
+        out[name] = per_app
     return out
 
 

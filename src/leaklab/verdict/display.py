@@ -89,11 +89,11 @@ def verdict_table(result: CheckResult) -> Table:
         table.add_column(column, no_wrap=True, min_width=9 if column == "verdict" else None)
     for app in result.apps:
         for name, d in app.decisions.items():
-            divisor, unit = (2**20, "MiB") if units[name].unit == "bytes" else (1, "")
+            divisor, unit = units[name].scale
             fit = d.fit
             table.add_row(
                 app.name,
-                f"{name} {unit}".strip(),
+                f"{name} {unit}" if divisor != 1 else name,
                 f"[{STYLE[d.verdict]}]{d.verdict.value}[/]",
                 f"{fit.slope_per_1k / divisor:.3g}" if fit else "-",
                 f"{fit.ci_low_per_1k / divisor:.3g}..{fit.ci_high_per_1k / divisor:.3g}"

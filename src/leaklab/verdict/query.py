@@ -28,12 +28,18 @@ class Resource:
     exhausted: tuple[str, ...] = ()  # leaklab_exhausted_total{resource=...} meaning saturation
     warmup_requests: float = 0.0  # requests a fresh process needs before this resource settles
 
+    @property
+    def scale(self) -> tuple[float, str]:
+        """How its figures are shown: bytes as MiB, counts as they are."""
+        return (MiB, "MiB") if self.unit == "bytes" else (1.0, self.unit)
+
     def rules(self, bound: float | None = None) -> Rules:
         """How `decide` judges this resource (bound: the app's legal maximum, if any)."""
         return Rules(self.threshold_per_1k, bound=bound, warmup_requests=self.warmup_requests)
 
 
 KiB = 1024.0
+MiB = 1024.0 * KiB
 # Thresholds, calibrated on the fixed app (see bench/detection.py and the README).
 CONTRACT: tuple[Resource, ...] = (
     # A Python worker's heap grows over its first few hundred requests (arenas, caches), on

@@ -19,7 +19,6 @@ from leaklab.verdict.check import AppVerdict, CheckResult  # noqa: E402
 from leaklab.verdict.stats import Verdict  # noqa: E402
 
 COLOURS = {"leaky": "#d62728", "fixed": "#2ca02c"}
-SCALE = {"bytes": (2**20, "MiB")}
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leaklab check</title>
@@ -59,7 +58,7 @@ def _fmt(value: float) -> str:
 def plot_resource(result: CheckResult, name: str, path: Path) -> None:
     """One PNG: the resource against cumulative requests, one panel per app."""
     resource = next(r for r in result.resources if r.name == name)
-    divisor, unit = SCALE.get(resource.unit, (1.0, resource.unit))
+    divisor, unit = resource.scale
     fig, axes = plt.subplots(
         1, len(result.apps), figsize=(6.5 * len(result.apps), 4.2), squeeze=False, sharey=True
     )
