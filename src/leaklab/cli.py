@@ -327,7 +327,6 @@ def load(
     stack = _stack(ctx)
     settings = stack.settings
     metrics_port = settings.locust_metrics_port
-    prometheus_url = settings.prometheus_url or f"http://{settings.host}:{settings.prometheus_port}"
     if not (leaky_url and fixed_url):
         if not stack.is_up():
             console.print(f"Starting the native stack in {stack.run_dir}")
@@ -335,7 +334,6 @@ def load(
         leaky_url = leaky_url or state.url("leaky")
         fixed_url = fixed_url or state.url("fixed")
         metrics_port = state.locust_metrics_port or metrics_port
-        prometheus_url = settings.prometheus_url or state.url("prometheus")
     out_dir = stack.run_dir / "load" / time.strftime("%Y%m%d-%H%M%S")
     plan = LoadPlan(
         leaky_url=leaky_url,
@@ -355,7 +353,7 @@ def load(
         metrics_port=metrics_port,
         master_port=settings.locust_master_port,
         master_bind_host=master_bind_host,
-        prometheus_url=prometheus_url,
+        prometheus_url=stack.prometheus_url(),
         prometheus_step=settings.step_seconds,
     )
     check_ready(plan)
@@ -463,7 +461,7 @@ def check(
     locust_report = None
     if since:
         window_seconds = _seconds(since, "--since")
-        url = prometheus or _stack_prometheus(stack)
+        url = prometheus or stack.prometheus_url()
         result = run_check(
             url,
             chosen_apps,
@@ -553,14 +551,6 @@ def _parse_resources(specs: tuple[str, ...]) -> tuple[Resource, ...]:
         base = known.get(name)
         parsed.append(Resource(name, selector, limit, base.unit if base else "units"))
     return tuple(parsed)
-
-
-def _stack_prometheus(stack: NativeStack) -> str:
-    if stack.settings.prometheus_url:
-        return stack.settings.prometheus_url
-    if stack.is_up():
-        return stack.state.url("prometheus")
-    return f"http://{stack.settings.host}:{stack.settings.prometheus_port}"
 
 
 @main.command()

@@ -171,7 +171,7 @@ class Talk:
         self.console, self.stack, self.state, self.plan = console, stack, state, plan
         self.out_dir, self._ask = out_dir, ask
         self.settings = stack.settings
-        self.prometheus = self.settings.prometheus_url or state.url("prometheus")
+        self.prometheus = stack.prometheus_url()
         self.step = self.settings.step_seconds
 
     # -- pacing -------------------------------------------------------------------------

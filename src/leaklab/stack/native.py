@@ -97,6 +97,14 @@ class NativeStack:
             and bool(state.services)
         )
 
+    def prometheus_url(self) -> str:
+        """The Prometheus that watches the apps: the configured one, the stack's, or the default."""
+        if self.settings.prometheus_url:
+            return self.settings.prometheus_url
+        if self.is_up():
+            return self.state.url("prometheus")
+        return f"http://{self.settings.host}:{self.settings.prometheus_port}"
+
     # -- up -----------------------------------------------------------------
     def up(self) -> RunState:
         """Start everything that is not already running; stop what started if any part fails."""
