@@ -28,7 +28,7 @@ import requests
 from leaklab.measure import reset
 from leaklab.stack import NativeStack
 from leaklab.stack.native import private_settings
-from leaklab.stack.process import free_port
+from leaklab.stack.process import free_port, wait_until_ready
 
 
 def run(stack: NativeStack, seconds: int, poll: bool) -> tuple[float, float, list[float]]:
@@ -42,21 +42,22 @@ def run(stack: NativeStack, seconds: int, poll: bool) -> tuple[float, float, lis
         "LOCUST_WEB_PORT": str(port),
         "LOCUST_MASTER_BIND_PORT": str(free_port()),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "leaklab.cli", "load", "--autostart", "--users", "20"]
-        + ["--spawn-rate", "20", "--pace", "0.25"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log_path = stack.run_dir / f"live-view-cost-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "leaklab.cli", "load", "--autostart", "--users", "20"]
+            + ["--spawn-rate", "20", "--pace", "0.25"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/leaks", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
+    wait_until_ready(
+        "leaklab load --autostart",
+        proc,
+        lambda: requests.get(f"{url}/leaks", timeout=2).ok,
+        log_path,
+    )
     locust = next(
         p for p in psutil.Process(proc.pid).children(recursive=True) if "locust" in p.cmdline()
     )

@@ -58,7 +58,8 @@ def install(environment: Environment, prometheus_url: str, step: float) -> LiveV
         body = response.get_json()
         if isinstance(body, dict):
             if f"tab={TAB}" in (request.referrer or ""):
-                _refresh(view)  # only while someone looks at the tab: the statistics cost CPU
+                # only while someone looks at the tab: the statistics cost CPU
+                view.verdicts(view.window())  # a fresh decision starts in the background
             rows = view.table_rows() or [_waiting_row(view)]
             body["extended_stats"] = [{"key": TAB, "data": rows}]
             response.set_data(json.dumps(body))
@@ -83,10 +84,6 @@ def install(environment: Environment, prometheus_url: str, step: float) -> LiveV
     return view
 
 
-def _refresh(view: LiveView) -> None:
-    view.verdicts(view.window())  # starts a fresh decision in the background when stale
-
-
 def _waiting_row(view: LiveView) -> dict[str, str]:
     waiting = "waiting for a load run" if view.run_started is None else "collecting data"
     return {"resource": f"open /leaks for the charts; {waiting}", "leaky": "-", "fixed": "-"}
@@ -97,7 +94,7 @@ def _locust_figures(environment: Environment) -> dict[str, Any]:
     if runner is None:
         return {}
     stats = runner.stats.total
-    started = environment.runner.stats.start_time if runner.state != "ready" else None
+    started = runner.stats.start_time if runner.state != "ready" else None
     return {
         "state": runner.state,
         "users": runner.user_count,

@@ -63,7 +63,6 @@ class LoadPlan:
     # gets no stdin, or its key listener would turn echo off and eat the keys meant for us.
     quiet: bool = False
     autostart: bool = False  # the web UI, and the run starts at once (leaklab talk)
-    autoquit: int | None = None  # with autostart: quit this many seconds after the run ends
     prometheus_url: str | None = None  # where the web UI's Leaks view reads the figures
     prometheus_step: float = 1.0
 
@@ -117,8 +116,6 @@ class LoadPlan:
             argv += ["--autostart"]
             if self.run_time:
                 argv += ["--run-time", self.run_time]
-            if self.autoquit is not None:
-                argv += ["--autoquit", str(self.autoquit)]
         if self.headless:
             argv += ["--headless", "--only-summary"]
             if self.run_time:

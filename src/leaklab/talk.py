@@ -31,6 +31,7 @@ from leaklab.measure import holdings, reset
 from leaklab.paths import REPO
 from leaklab.settings import VARIANTS
 from leaklab.stack import NativeStack
+from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
 from leaklab.verdict.check import run_check, tells_the_story
 from leaklab.verdict.display import LiveFigures, verdict_table
@@ -216,7 +217,7 @@ class Talk:
         time.sleep(2 * self.step + 0.5)  # Prometheus sees the emptied apps first
         start, load_started = time.time(), time.monotonic()
         with LocustRun(load) as locust:
-            self._show_urls(load)
+            self._show_urls(load, locust)
             self._next(3)
             hint = None if self.plan.auto else escape(f"[Enter] 4) {STAGES[3]}")
             with LiveFigures(self.console, self.prometheus, None, load_started, hint):
@@ -271,7 +272,7 @@ class Talk:
             quiet=True,
         )
 
-    def _show_urls(self, load: LoadPlan) -> None:
+    def _show_urls(self, load: LoadPlan, locust: LocustRun) -> None:
         web = f"http://{load.host}:{load.web_port}"
         urls = {
             "Leaks view (project this)": f"{web}/leaks",
@@ -287,7 +288,12 @@ class Talk:
         self.console.print(f"Locust: {what} at both apps, the same task mix.")
         self.console.print(table)
         if self.plan.browser and _has_browser():
-            _wait_for(f"{web}/leaks", 15)
+            wait_until_ready(
+                "Locust's web UI",
+                locust.master,
+                lambda: requests.get(f"{web}/leaks", timeout=2).ok,
+                self.out_dir / "locust.log",
+            )
             webbrowser.open(f"{web}/leaks")
 
     def _wait_for_saturation(
@@ -347,14 +353,3 @@ def _has_browser() -> bool:
     if sys.platform in ("darwin", "win32"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _wait_for(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)

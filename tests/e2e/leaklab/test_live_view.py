@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from leaklab.burst import burst
 from leaklab.measure import reset
 from leaklab.paths import REPO
 from leaklab.stack import NativeStack
-from leaklab.stack.process import free_port
+from leaklab.stack.process import free_port, wait_until_ready
 from leaklab.talk import WARM_UP_REQUESTS
 
 LEAKLAB = [sys.executable, "-m", "leaklab.cli"]
@@ -71,14 +70,12 @@ def web(stack: NativeStack) -> Iterator[str]:
     log.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{url}/leaks", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
+        wait_until_ready(
+            "leaklab load --autostart",
+            proc,
+            lambda: requests.get(f"{url}/leaks", timeout=2).ok,
+            log_path,
+        )
         yield url
     finally:
         proc.send_signal(signal.SIGINT)
