@@ -7,14 +7,11 @@ Run: .venv/bin/python bench/leak_figures.py [--first 50] [--more 500]
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 from leaklab.burst import burst
 from leaklab.measure import Holdings, holdings, reset
-from leaklab.stack import NativeStack
-from leaklab.stack.native import private_settings
+from leaklab.stack.native import private_stack
 
 
 def _row(label: str, h: Holdings, codes: str) -> str:
@@ -27,41 +24,36 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=50)
     parser.add_argument("--more", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="leaklab-bench-") as tmp:
-        settings = private_settings(Path(tmp))
-        stack = NativeStack(settings)
-        started = time.monotonic()
-        state = stack.up()
+    started = time.monotonic()
+    with private_stack() as stack:
+        settings, state = stack.settings, stack.state
         print(
             f"stack up in {time.monotonic() - started:.1f} s "
             f"(PostgreSQL max_connections={settings.pg_max_connections}, "
             f"{settings.workers} workers per app, ulimit -n inherited)"
         )
-        try:
-            print(f"{'':<34} {'answers':<22} {'PG':>5} {'Redis':>6} {'RSS per worker, MiB':>18}")
-            for variant in ("leaky", "fixed"):
-                reset(state, variant)
-                print(_row(f"{variant}: idle", holdings(state, variant), "-"))
-                codes = burst(state.url(variant), args.first)
-                print(
-                    _row(
-                        f"{variant}: after {args.first}+{args.first} requests",
-                        holdings(state, variant),
-                        _codes(codes),
-                    )
-                )
-            codes = burst(state.url("leaky"), args.more)
+        print(f"{'':<34} {'answers':<22} {'PG':>5} {'Redis':>6} {'RSS per worker, MiB':>18}")
+        for variant in ("leaky", "fixed"):
+            reset(state, variant)
+            print(_row(f"{variant}: idle", holdings(state, variant), "-"))
+            codes = burst(state.url(variant), args.first)
             print(
                 _row(
-                    f"leaky: after {args.more}+{args.more} more",
-                    holdings(state, "leaky"),
+                    f"{variant}: after {args.first}+{args.first} requests",
+                    holdings(state, variant),
                     _codes(codes),
                 )
             )
-            released = reset(state, "leaky")
-            print(f"leaky: /admin/reset released {released['released']}")
-        finally:
-            stack.down()
+        codes = burst(state.url("leaky"), args.more)
+        print(
+            _row(
+                f"leaky: after {args.more}+{args.more} more",
+                holdings(state, "leaky"),
+                _codes(codes),
+            )
+        )
+        released = reset(state, "leaky")
+        print(f"leaky: /admin/reset released {released['released']}")
 
 
 def _codes(codes: dict[int, int]) -> str:

@@ -17,17 +17,15 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import requests
 
 from leaklab.measure import reset
 from leaklab.stack import NativeStack
-from leaklab.stack.native import private_settings
+from leaklab.stack.native import private_stack
 from leaklab.stack.process import free_port, wait_until_ready
 
 
@@ -98,14 +96,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = NativeStack(private_settings(Path(tmp)))
-        stack.up()
-        try:
-            idle = run(stack, args.seconds, poll=False)
-            watched = run(stack, args.seconds, poll=True)
-        finally:
-            stack.down()
+    with private_stack() as stack:
+        idle = run(stack, args.seconds, poll=False)
+        watched = run(stack, args.seconds, poll=True)
     print(f"Leaks view cost, {args.seconds} s runs, 20 users at both apps:")
     print(
         f"  requests/s  nobody looking {idle[0]:7.1f}   /leaks open {watched[0]:7.1f}"

@@ -18,7 +18,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from functools import partial
@@ -28,7 +27,7 @@ import psutil
 import requests
 
 from leaklab.stack import NativeStack, apps
-from leaklab.stack.native import private_settings
+from leaklab.stack.native import private_stack
 from leaklab.stack.process import free_port, stop, wait_until_ready
 from leaklab.stack.state import RunState
 
@@ -125,11 +124,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--users", type=int, default=40)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="leaklab-bench-") as tmp:
-        settings = private_settings(Path(tmp))
-        stack = NativeStack(settings)
-        state = stack.up()
-        env = {**os.environ, "LEAKLAB_RUN_DIR": tmp}
+    with private_stack() as stack:
+        settings, state = stack.settings, stack.state
+        env = {**os.environ, "LEAKLAB_RUN_DIR": str(stack.run_dir)}
         started: list[int] = []
         try:
             print(
@@ -190,7 +187,6 @@ def main() -> None:
         finally:
             for pid in started:
                 stop(pid, psutil.Process(pid).create_time())
-            stack.down()
 
 
 if __name__ == "__main__":

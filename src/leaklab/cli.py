@@ -17,7 +17,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from leaklab.load import LoadPlan, check_ready, reports, seconds, valid_run_time
+from leaklab.load import LoadPlan, check_ready, reports, seconds, stack_plan, valid_run_time
 from leaklab.load import run as run_load
 from leaklab.measure import Holdings, holdings, reset
 from leaklab.settings import VARIANTS, SettingsError, StackSettings
@@ -27,8 +27,14 @@ from leaklab.stack.postgres_server import prepare
 from leaklab.stack.state import RunState
 from leaklab.stages import duration, shape_names
 from leaklab.talk import Talk, TalkPlan
-from leaklab.verdict.check import CheckResult, run_check, tells_the_story, window_since
-from leaklab.verdict.display import LiveFigures, verdict_table
+from leaklab.verdict.check import (
+    STACK_APPS,
+    CheckResult,
+    run_check,
+    tells_the_story,
+    window_since,
+)
+from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.query import CONTRACT, REQUESTS, QueryError, Resource, Window
 from leaklab.verdict.report import write_report
 
@@ -185,20 +191,15 @@ def _drive_and_decide(
     for variant in VARIANTS:
         reset(state, variant)  # start from nothing, even on a stack left running
     out_dir = stack.run_dir / "load" / time.strftime("%Y%m%d-%H%M%S")
-    plan = LoadPlan(
-        leaky_url=state.url("leaky"),
-        fixed_url=state.url("fixed"),
-        out_dir=out_dir,
+    plan = stack_plan(
+        stack,
+        out_dir,
         users=users,
         spawn_rate=spawn_rate,
         run_time=None if shape else f"{duration}s",
         headless=True,
         shape=shape,
         pace=pace,
-        host=stack.settings.host,
-        metrics_port=state.locust_metrics_port or stack.settings.locust_metrics_port,
-        master_port=stack.settings.locust_master_port,
-        quiet=True,
     )
     check_ready(plan)
     url = prometheus or state.url("prometheus")
@@ -213,7 +214,7 @@ def _drive_and_decide(
     if code != 0:
         err.print(f"[yellow]leaklab:[/yellow] Locust exited with {code}: see {out_dir}")
     window = Window(float(int(start)), float(int(time.time())), step)
-    apps = apps or {variant: f'app="{variant}"' for variant in VARIANTS}
+    apps = apps or STACK_APPS
     return run_check(url, apps, window, resources, requests_selector), out_dir
 
 
@@ -504,14 +505,13 @@ def check(
 
 
 def _print_reasons(result: CheckResult) -> None:
-    for app in result.apps:
-        for name, decision in app.decisions.items():
-            console.print(f"  {app.name} {name}: {decision.reason}", highlight=False)
+    for line in reason_lines(result):
+        console.print(line, highlight=False)
 
 
 def _parse_apps(apps: tuple[str, ...]) -> dict[str, str]:
     if not apps:
-        return {variant: f'app="{variant}"' for variant in VARIANTS}
+        return dict(STACK_APPS)
     parsed = {}
     for spec in apps:
         name, sep, matchers = spec.partition("=")

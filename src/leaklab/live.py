@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from leaklab.verdict.check import AppVerdict, decide_app
+from leaklab.verdict.check import STACK_APPS, AppVerdict, decide_app
 from leaklab.verdict.query import (
     CONTRACT,
     REQUESTS,
@@ -28,7 +28,6 @@ from leaklab.verdict.query import (
 from leaklab.verdict.stats import Decision, Verdict
 
 T = TypeVar("T")
-APPS = {"leaky": 'app="leaky"', "fixed": 'app="fixed"'}
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ class LiveView:
     ) -> None:
         self.prometheus = Prometheus(prometheus_url)
         self.step = step
-        self.apps = apps or dict(APPS)
+        self.apps = apps or dict(STACK_APPS)
         self.verdict_every = verdict_every
         self._offload = offload  # runs the CPU-bound statistics (a thread under gevent)
         self._spawn = spawn  # runs a whole decision in the background (a greenlet)

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from leaklab.paths import LOCUST_CONF, LOCUSTFILE, SHAPEFILE
+from leaklab.stack import NativeStack
 from leaklab.stack.process import StackError, port_in_use
 
 _RUN_TIME = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
@@ -140,6 +141,24 @@ class LoadPlan:
             "--master-port",
             str(self.master_port),
         ]
+
+
+def stack_plan(stack: NativeStack, out_dir: Path, **options: Any) -> LoadPlan:
+    """A run at the running stack's two apps, driven by leaklab (quiet); options as LoadPlan's."""
+    settings, state = stack.settings, stack.state
+    return LoadPlan(
+        leaky_url=state.url("leaky"),
+        fixed_url=state.url("fixed"),
+        out_dir=out_dir,
+        host=settings.host,
+        web_port=settings.locust_web_port,
+        metrics_port=state.locust_metrics_port or settings.locust_metrics_port,
+        master_port=settings.locust_master_port,
+        prometheus_url=stack.prometheus_url(),
+        prometheus_step=settings.step_seconds,
+        quiet=True,
+        **options,
+    )
 
 
 def check_ready(plan: LoadPlan) -> None:

@@ -26,15 +26,15 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from leaklab.burst import burst
-from leaklab.load import LoadPlan, LocustRun, check_ready
+from leaklab.load import LoadPlan, LocustRun, check_ready, stack_plan
 from leaklab.measure import holdings, reset
 from leaklab.paths import REPO
 from leaklab.settings import VARIANTS
 from leaklab.stack import NativeStack
 from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
-from leaklab.verdict.check import run_check, tells_the_story
-from leaklab.verdict.display import LiveFigures, verdict_table
+from leaklab.verdict.check import STACK_APPS, run_check, tells_the_story
+from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.query import Window
 from leaklab.verdict.stats import Verdict
 
@@ -212,7 +212,15 @@ class Talk:
         for variant in VARIANTS:
             burst(self.state.url(variant), WARM_UP_REQUESTS)
             reset(self.state, variant)  # every run starts from nothing
-        load = self._load_plan()
+        load = stack_plan(
+            self.stack,
+            self.out_dir,
+            users=self.plan.users,
+            spawn_rate=self.plan.spawn_rate,
+            pace=self.plan.pace,
+            shape=self.plan.shape,
+            autostart=True,
+        )
         check_ready(load)
         time.sleep(2 * self.step + 0.5)  # Prometheus sees the emptied apps first
         start, load_started = time.time(), time.monotonic()
@@ -229,13 +237,10 @@ class Talk:
             locust.stop()
         time.sleep(2 * self.step + 1)  # the last scrape after the load stopped
         window = Window(float(int(start)), float(int(time.time())), self.step)
-        apps = {variant: f'app="{variant}"' for variant in VARIANTS}
-        result = run_check(self.prometheus, apps, window)
+        result = run_check(self.prometheus, STACK_APPS, window)
         self.console.print(verdict_table(result))
-        for app in result.apps:
-            for name, decision in app.decisions.items():
-                if decision.verdict is Verdict.UNDECIDED:
-                    self.console.print(f"  {app.name} {name}: UNDECIDED, {decision.reason}")
+        for line in reason_lines(result, only=Verdict.UNDECIDED):
+            self.console.print(line)
         result.write_json(self.out_dir / "check.json")
         expected = tells_the_story(result)
         self._next(6)
@@ -251,26 +256,6 @@ class Talk:
                 "(leaky LEAK, fixed NO LEAK on PostgreSQL and Redis connections)."
             )
         return 0 if expected else 1
-
-    def _load_plan(self) -> LoadPlan:
-        s = self.settings
-        return LoadPlan(
-            leaky_url=self.state.url("leaky"),
-            fixed_url=self.state.url("fixed"),
-            out_dir=self.out_dir,
-            users=self.plan.users,
-            spawn_rate=self.plan.spawn_rate,
-            pace=self.plan.pace,
-            shape=self.plan.shape,
-            autostart=True,
-            host=s.host,
-            web_port=s.locust_web_port,
-            metrics_port=self.state.locust_metrics_port or s.locust_metrics_port,
-            master_port=s.locust_master_port,
-            prometheus_url=self.prometheus,
-            prometheus_step=self.step,
-            quiet=True,
-        )
 
     def _show_urls(self, load: LoadPlan, locust: LocustRun) -> None:
         web = f"http://{load.host}:{load.web_port}"

@@ -6,7 +6,9 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -72,6 +74,21 @@ def private_settings(run_dir: Path, **overrides: Any) -> StackSettings:
         for name in ("leaky_port", "fixed_port", "prometheus_port", "locust_metrics_port")
     }
     return replace(StackSettings.from_env(os.environ, run_dir), **{**ports, **overrides})
+
+
+@contextmanager
+def private_stack(**overrides: Any) -> Iterator[NativeStack]:
+    """A whole stack of its own (private_settings) in a temporary directory, for benchmarks.
+
+    Up on entry, down and removed on exit, whatever happened in between.
+    """
+    with tempfile.TemporaryDirectory(prefix="leaklab-bench-") as tmp:
+        stack = NativeStack(private_settings(Path(tmp), **overrides))
+        try:
+            stack.up()
+            yield stack
+        finally:
+            stack.down()
 
 
 class NativeStack:

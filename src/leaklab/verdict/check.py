@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leaklab.settings import VARIANTS
 from leaklab.verdict.query import (
     CONTRACT,
     REQUESTS,
@@ -20,6 +21,7 @@ from leaklab.verdict.query import (
 from leaklab.verdict.stats import Decision, Verdict, decide
 
 SCHEMA = "leaklab.check/v1"
+STACK_APPS = {variant: f'app="{variant}"' for variant in VARIANTS}  # the stack's two apps
 EXIT = {"no_leak": 0, "leak": 1, "error": 2, "undecided": 3}
 
 

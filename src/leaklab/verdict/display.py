@@ -82,6 +82,16 @@ class LiveFigures:
                 live.update(self._table())
 
 
+def reason_lines(result: CheckResult, only: Verdict | None = None) -> list[str]:
+    """One line per app and resource saying why (only those with the verdict `only`)."""
+    return [
+        f"  {app.name} {name}: {'' if only is None else f'{only.value}, '}{decision.reason}"
+        for app in result.apps
+        for name, decision in app.decisions.items()
+        if only is None or decision.verdict is only
+    ]
+
+
 def verdict_table(result: CheckResult) -> Table:
     units = {r.name: r for r in result.resources}
     table = Table(title="leaklab check: LEAK / NO LEAK per app and resource")
