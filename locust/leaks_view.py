@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from leaklab.live import LiveView
+if TYPE_CHECKING:
+    from leaklab.live import LiveView
 
 HERE = Path(__file__).resolve().parent / "leaks_ui"
 TAB = "leaks"
@@ -31,6 +32,8 @@ def _in_thread(work: Any) -> Any:
 
 
 def install(environment: Environment, prometheus_url: str, step: float) -> LiveView:
+    from leaklab.live import LiveView  # numpy and the verdict code: only where a UI serves it
+
     web_ui = environment.web_ui
     assert web_ui is not None
     view = LiveView(prometheus_url, step=step, offload=_in_thread, spawn=gevent.spawn)
