@@ -107,7 +107,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _offload_inline(work: Callable[[], T]) -> T:
+def _inline(work: Callable[[], T]) -> T:
     return work()
 
 
@@ -120,8 +120,8 @@ class LiveView:
         step: float = 1.0,
         apps: dict[str, str] | None = None,
         verdict_every: float = 2.0,
-        offload: Callable[[Callable[[], Any]], Any] = _offload_inline,
-        spawn: Callable[[Callable[[], None]], Any] = _offload_inline,
+        offload: Callable[[Callable[[], Any]], Any] = _inline,
+        spawn: Callable[[Callable[[], None]], Any] = _inline,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.prometheus = Prometheus(prometheus_url)
