@@ -23,6 +23,7 @@ from leaklab.paths import LOCUST_CONF, LOCUSTFILE, SHAPEFILE
 from leaklab.stack import NativeStack
 from leaklab.stack.process import StackError, port_in_use
 
+STOP_GRACE = 20.0  # seconds Locust gets to write its reports after a SIGINT
 _RUN_TIME = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
 
 
@@ -191,6 +192,7 @@ class LocustRun:
     def __init__(self, plan: LoadPlan) -> None:
         self.plan = plan
         self.children: list[subprocess.Popen[bytes]] = []
+        self._interrupted: float | None = None  # time.monotonic() of the first SIGINT sent
         self._previous: Any = None
 
     def __enter__(self) -> LocustRun:
@@ -198,8 +200,7 @@ class LocustRun:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
 
         def forward(_signum: int, _frame: FrameType | None) -> None:
-            # SIGINT, not SIGTERM: on SIGINT Locust still writes its HTML report
-            _interrupt(self.children)
+            self.interrupt()
 
         self._previous = signal.signal(signal.SIGTERM, forward)
         try:
@@ -242,20 +243,38 @@ class LocustRun:
     def master(self) -> subprocess.Popen[bytes]:
         return self.children[0]
 
+    def interrupt(self) -> None:
+        """SIGINT, not SIGTERM: on SIGINT Locust still writes its reports."""
+        if self._interrupted is None:
+            self._interrupted = time.monotonic()
+        for child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+
     def wait(self) -> int:
-        return _wait(self.master, self.children)
+        """The master's exit code; once interrupted, it has STOP_GRACE seconds, then it is
+        terminated (Locust's web UI mode has been seen to ignore a SIGINT)."""
+        while True:
+            try:
+                return self.master.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                late = (
+                    self._interrupted is not None
+                    and time.monotonic() - self._interrupted > STOP_GRACE
+                )
+                if late:
+                    _stop(self.children)
+            except KeyboardInterrupt:
+                # Ctrl-C reached Locust too (same process group): let it write its reports
+                self.interrupt()
 
     def running(self) -> bool:
         return self.master.poll() is None
 
-    def stop(self, timeout: float = 20.0) -> int:
-        """Interrupt Locust as Ctrl-C would and return its exit code."""
-        _interrupt(self.children)
-        try:
-            return self.master.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _stop(self.children)
-            return self.master.wait()
+    def stop(self) -> int:
+        """End Locust as Ctrl-C would and return its exit code."""
+        self.interrupt()
+        return self.wait()
 
 
 def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
@@ -265,22 +284,6 @@ def run(plan: LoadPlan, say: Callable[[str], None]) -> int:
             web = f"http://{plan.host}:{plan.web_port}"
             say(f"Locust web UI: {web}  live leaks view: {web}/leaks  (Ctrl-C to stop)")
         return locust.wait()
-
-
-def _wait(master: subprocess.Popen[bytes], children: Sequence[subprocess.Popen[bytes]]) -> int:
-    while True:
-        try:
-            return master.wait()
-        except KeyboardInterrupt:
-            # Ctrl-C reached Locust too (same process group): let it write its reports
-            _interrupt(children)
-            time.sleep(0.2)
-
-
-def _interrupt(children: Sequence[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
 
 
 def _default_sigint() -> None:
