@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import gevent
 import leaks_view
 import locust_exporter
 import run_outcome
@@ -123,8 +124,17 @@ def _arguments(parser: Any) -> None:
     )
 
 
+def _keep_signals_flowing() -> None:
+    """CPython runs a signal's handler in the main thread at its next bytecode. A SIGINT taken
+    by another thread (gevent's resolver pool, numpy's BLAS pool) waited for the idle gevent
+    loop, and Locust ignored Ctrl-C (seen: a hung `leaklab load`). A tick every 0.5 s."""
+    while True:
+        gevent.sleep(0.5)
+
+
 @events.init.add_listener
 def _configure(environment: Environment, **_kwargs: Any) -> None:
+    gevent.spawn(_keep_signals_flowing)
     options = environment.parsed_options
     LeakyUser.host = options.leaky_host
     FixedUser.host = options.fixed_host
