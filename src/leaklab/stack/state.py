@@ -26,9 +26,21 @@ class RunState:
     admin_token: str = ""
     postgres_home: str = ""
     locust_metrics_port: int = 0  # where Prometheus expects Locust's figures
+    redis_admin_url: str = ""  # Redis's default user: probes and server-side truth
+    # variant -> server -> URL: each app's own PostgreSQL role and the apps' Redis ACL user
+    app_urls: dict[str, dict[str, str]] = field(default_factory=dict)
+    connection_limits: dict[str, int] = field(default_factory=dict)  # variant -> role's limit
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+    def app_url(self, variant: str, server: str) -> str:
+        """The URL one app uses for a server (the service's own URL when shared)."""
+        return self.app_urls.get(variant, {}).get(server) or self.url(server)
+
+    def admin_redis_url(self) -> str:
+        """Redis with the rights to list clients (an external Redis: the URL given)."""
+        return self.redis_admin_url or self.url("redis")
 
     @staticmethod
     def path(run_dir: Path) -> Path:
