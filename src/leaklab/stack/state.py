@@ -7,6 +7,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from leaklab.stack.process import StackError
+
+
+class CorruptState(StackError):
+    """state.json exists but cannot be read as a run state; the message says what to do."""
+
 
 @dataclass
 class Service:
