@@ -7,15 +7,15 @@ Per-worker RSS, fds and threads are read at scrape time for every live worker.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 
 import psutil
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
+
+from webapp.multiproc import RetireSafeCollector, read_metrics
 
 DB_OPEN = Gauge(
     "leaklab_db_connections_open",
@@ -116,7 +116,7 @@ def exposition(
     """Render /metrics: every worker's files in multiprocess mode, plus live process figures."""
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir:
-        MultiProcessCollector(registry, path=multiproc_dir)
+        RetireSafeCollector(registry, path=multiproc_dir)
     else:
         registry.register(_Registries([REGISTRY, app_registry]))
     registry.register(WorkerProcessCollector(master_pid))
@@ -124,8 +124,7 @@ def exposition(
 
 
 def _samples(multiproc_dir: str) -> Iterator[Sample]:
-    files = [os.path.join(multiproc_dir, f) for f in os.listdir(multiproc_dir)]
-    for metric in MultiProcessCollector.merge([f for f in files if f.endswith(".db")]):
+    for metric in read_metrics(multiproc_dir):
         yield from metric.samples
 
 
