@@ -170,7 +170,7 @@ def check_ready(plan: LoadPlan) -> None:
         except requests.RequestException as exc:
             raise StackError(
                 f"the {app} app at {url} does not answer /health ({type(exc).__name__}); "
-                "start the stack with 'leaklab up' or pass a reachable --{app}-url"
+                f"start the stack with 'leaklab up' or pass a reachable --{app}-url"
             ) from None
     ports = {"the Locust metrics port (LEAKLAB_LOCUST_METRICS_PORT)": plan.metrics_port}
     if not plan.headless:

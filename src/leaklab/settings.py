@@ -20,7 +20,7 @@ class SettingsError(ValueError):
     """A variable has a value leaklab cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int | None = 0) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -28,15 +28,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value > 65535:
-        raise SettingsError(f"{name} must be a TCP port (0-65535), got {value}")
+def _port(env: Mapping[str, str], name: str, default: int, free: bool = False) -> int:
+    """A TCP port, 1-65535; free=True also takes 0, meaning "pick a free one"."""
+    low = 0 if free else 1
+    value = _int(env, name, default, minimum=None)
+    if not low <= value <= 65535:
+        raise SettingsError(f"{name} must be a TCP port ({low}-65535), got {value}")
     return value
 
 
@@ -167,14 +169,14 @@ class StackSettings:
             host=env.get("LEAKLAB_HOST", "").strip() or "127.0.0.1",
             leaky_port=_port(env, "LEAKLAB_LEAKY_PORT", 8001),
             fixed_port=_port(env, "LEAKLAB_FIXED_PORT", 8002),
-            prometheus_port=_port(env, "LEAKLAB_PROMETHEUS_PORT", 9090),
+            prometheus_port=_port(env, "LEAKLAB_PROMETHEUS_PORT", 9090, free=True),
             locust_web_port=_port(env, "LOCUST_WEB_PORT", 8089),
             locust_metrics_port=_port(env, "LEAKLAB_LOCUST_METRICS_PORT", 9646),
             locust_master_port=_port(env, "LOCUST_MASTER_BIND_PORT", 5557),
-            postgres_port=_port(env, "LEAKLAB_POSTGRES_PORT", 0),
-            redis_port=_port(env, "LEAKLAB_REDIS_PORT", 0),
-            postgres_exporter_port=_port(env, "LEAKLAB_POSTGRES_EXPORTER_PORT", 0),
-            redis_exporter_port=_port(env, "LEAKLAB_REDIS_EXPORTER_PORT", 0),
+            postgres_port=_port(env, "LEAKLAB_POSTGRES_PORT", 0, free=True),
+            redis_port=_port(env, "LEAKLAB_REDIS_PORT", 0, free=True),
+            postgres_exporter_port=_port(env, "LEAKLAB_POSTGRES_EXPORTER_PORT", 0, free=True),
+            redis_exporter_port=_port(env, "LEAKLAB_REDIS_EXPORTER_PORT", 0, free=True),
             workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
             db_pool_max=_int(env, "LEAKLAB_DB_POOL_MAX", 10, minimum=1),
             redis_pool_max=_int(env, "LEAKLAB_REDIS_POOL_MAX", 10, minimum=1),

@@ -75,3 +75,24 @@ def test_the_series_step_follows_the_scrape_interval(
 ) -> None:
     settings = StackSettings.from_env({"LEAKLAB_SCRAPE_INTERVAL": interval}, tmp_path)
     assert settings.step_seconds == step
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LEAKLAB_LEAKY_PORT", "0"),
+        ("LEAKLAB_FIXED_PORT", "-1"),
+        ("LOCUST_WEB_PORT", "0"),
+        ("LOCUST_MASTER_BIND_PORT", "65536"),
+        ("LEAKLAB_LOCUST_METRICS_PORT", "0"),
+    ],
+)
+def test_a_port_that_must_be_fixed_is_1_to_65535(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"{name} must be a TCP port \(1-65535\), got {value}"):
+        StackSettings.from_env({name: value}, tmp_path)
+
+
+def test_a_port_that_may_be_picked_takes_0_but_not_beyond_65535(tmp_path: Path) -> None:
+    assert StackSettings.from_env({"LEAKLAB_POSTGRES_PORT": "0"}, tmp_path).postgres_port == 0
+    with pytest.raises(SettingsError, match=r"LEAKLAB_REDIS_PORT must be a TCP port \(0-65535\)"):
+        StackSettings.from_env({"LEAKLAB_REDIS_PORT": "-5"}, tmp_path)
