@@ -241,6 +241,7 @@ class Talk:
         self.console.print(verdict_table(result))
         for line in reason_lines(result, only=Verdict.UNDECIDED):
             self.console.print(line)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         result.write_json(self.out_dir / "check.json")
         expected = tells_the_story(result)
         self._next(6)

@@ -87,7 +87,7 @@ class CheckResult:
         }
 
     def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the file only: its directory must exist (a typo should not grow a tree)."""
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
 

@@ -137,8 +137,11 @@ def _panel(ax: Axes, app: AppVerdict, name: str, divisor: float, unit: str) -> N
 
 
 def write_report(result: CheckResult, directory: Path, locust_report: Path | None = None) -> Path:
-    """Write index.html and one PNG per resource into directory; return the HTML's path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write index.html and one PNG per resource into directory; return the HTML's path.
+
+    The directory is created if missing, its parent never (a typo should not grow a tree).
+    """
+    directory.mkdir(exist_ok=True)
     plots = []
     for resource in result.resources:
         png = directory / f"{resource.name}.png"
