@@ -116,7 +116,7 @@ def exposition(
     """Render /metrics: every worker's files in multiprocess mode, plus live process figures."""
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir:
-        RetireSafeCollector(registry, path=multiproc_dir)
+        RetireSafeCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Registries([REGISTRY, app_registry]))
     registry.register(WorkerProcessCollector(master_pid))

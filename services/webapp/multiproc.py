@@ -19,7 +19,6 @@ import fcntl
 import glob
 import logging
 import os
-import struct
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 
 _ARCHIVED_TYPES = ("counter", "histogram", "summary")
+_HEADER = 8  # bytes: the used-size word and its padding
 LOCK_FILE = ".retire.lock"  # not *.db: prometheus-client never reads it
 log = logging.getLogger(__name__)
 
@@ -97,22 +97,28 @@ def _fold_into(source: str, archive: str) -> None:
 def read_metrics(path: str, attempts: int = 5) -> Iterable[Metric]:
     """Merge every worker's files, under the shared lock.
 
-    A file removed by someone else all the same is skipped; a file a new worker is
-    creating (still empty) is read again a moment later.
+    A file removed by someone else all the same is skipped, and so is an empty one: a
+    worker creates its file, then sizes it, and one killed in between leaves it empty
+    until the master retires it.
     """
     with _locked(path, exclusive=False):
         vanished: set[str] = set()
-        for attempt in range(attempts):
-            files = [f for f in glob.glob(os.path.join(path, "*.db")) if f not in vanished]
+        for _attempt in range(attempts):
+            files = [f for f in glob.glob(os.path.join(path, "*.db")) if _has_values(f, vanished)]
             try:
                 return list(MultiProcessCollector.merge(files, accumulate=True))
             except FileNotFoundError as exc:
                 vanished.add(str(exc.filename))
-            except struct.error:  # created, not yet sized: its header is not there yet
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.001)
         raise RuntimeError(f"{path}: files kept vanishing while read: {sorted(vanished)}")
+
+
+def _has_values(file: str, vanished: set[str]) -> bool:
+    if file in vanished:
+        return False
+    try:
+        return os.stat(file).st_size >= _HEADER  # it only grows: readable from now on
+    except FileNotFoundError:
+        return False
 
 
 class RetireSafeCollector(MultiProcessCollector):

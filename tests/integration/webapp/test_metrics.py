@@ -1,14 +1,18 @@
 """The metric contract under real Gunicorn with two workers."""
 
 import os
+import random
 import signal
+import threading
 import time
+from collections import Counter
 from dataclasses import replace
 from functools import partial
 
 import psutil
 import pytest
 import requests
+from extra_app import ExtraAppFactory
 
 from leaklab.burst import burst
 from leaklab.measure import holdings, scrape
@@ -102,6 +106,69 @@ def test_a_killed_worker_disappears_and_its_replacement_appears(
     assert not list(multiproc.glob(f"*_{victim}.db")), "the dead worker's files were not cleaned"
     # its requests still count (folded into the archive), so counters never go backwards
     assert _requests_total(url) >= requests_before
+
+
+def test_scrapes_never_fail_while_workers_are_killed(extra_app: ExtraAppFactory) -> None:
+    """Issue #12: 6 of 48 SIGKILLs made a scrape on a sibling worker answer 500.
+
+    A scrape the killed worker itself was serving has no answer to give (its connection
+    drops); every scrape that is answered must be a 200, with counters that never fall.
+    """
+    kills = 24
+    with extra_app("fixed-killed", workers=3) as app:
+        burst(app.url, 5)
+        answers: list[int] = []
+        totals: list[float] = []
+        dropped = 0
+        done = threading.Event()
+
+        def scrape_until_done() -> None:
+            nonlocal dropped
+            with requests.Session() as session:
+                while not done.is_set():
+                    try:
+                        response = session.get(f"{app.url}/metrics", timeout=10)
+                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                        dropped += 1  # the killed worker was serving this one
+                        continue
+                    answers.append(response.status_code)
+                    if response.status_code == 200:
+                        totals.append(_requests_total_in(response.text))
+
+        scrapers = [threading.Thread(target=scrape_until_done) for _ in range(3)]
+        for thread in scrapers:
+            thread.start()
+        try:
+            for _ in range(kills):
+                _wait_for_workers(app.master, 3)
+                os.kill(random.choice(sorted(_worker_pids(app.master))), signal.SIGKILL)
+                time.sleep(0.3)
+            _wait_for_workers(app.master, 3)
+        finally:
+            done.set()
+            for thread in scrapers:
+                thread.join(timeout=15)
+        failed = Counter(code for code in answers if code != 200)
+        assert not failed, f"{sum(failed.values())} of {len(answers)} scrapes failed: {failed}"
+        assert len(answers) > 10 * kills, f"only {len(answers)} scrapes ({dropped} dropped)"
+        assert "Traceback" not in app.log.read_text()
+        # the scrapes are not counted (/metrics is excluded): the count stays, through every death
+        assert min(totals) == max(totals) >= 10
+
+
+def _wait_for_workers(master: int, count: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_worker_pids(master)) < count:
+        assert time.monotonic() < deadline, f"Gunicorn {master} did not restore {count} workers"
+        time.sleep(0.02)
+
+
+def _requests_total_in(text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("flask_http_request_total{")
+    )
 
 
 def _requests_total(url: str) -> float:

@@ -91,3 +91,10 @@ def test_a_scrape_racing_retire_worker_never_fails_nor_goes_backwards(tmp_path: 
     assert max(seen) <= deaths
     final = exposition(str(tmp_path), CollectorRegistry(), lambda: None).decode()
     assert _requests_total(final) == deaths  # every dead worker's requests still count
+
+
+def test_the_empty_file_of_a_worker_killed_while_creating_it_is_skipped(tmp_path: Path) -> None:
+    _write(tmp_path / "counter_101.db", {'{"status": "200"}': 5})
+    (tmp_path / "counter_102.db").touch()  # created, never sized: killed in between
+    text = exposition(str(tmp_path), CollectorRegistry(), lambda: None).decode()
+    assert _requests_total(text) == 5
