@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 import psycopg2
 import redis
 import requests
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from leaklab.load import LoadPlan, check_ready, reports, seconds, stack_plan, valid_run_time
+from leaklab.load import LoadPlan, check_ready, reports, seconds, stack_plan
 from leaklab.load import run as run_load
 from leaklab.measure import Holdings, holdings, reset
 from leaklab.settings import VARIANTS, SettingsError, StackSettings
 from leaklab.stack import NativeStack, StackError
 from leaklab.stack.native import LOAD_JOBS
 from leaklab.stack.postgres_server import prepare
-from leaklab.stack.state import RunState
+from leaklab.stack.state import CorruptState, RunState
 from leaklab.stages import duration, shape_names
 from leaklab.talk import Talk, TalkPlan
 from leaklab.verdict.check import (
@@ -36,13 +39,17 @@ from leaklab.verdict.check import (
 )
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.query import CONTRACT, REQUESTS, QueryError, Resource, Window
-from leaklab.verdict.report import write_report
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
 DEMO_SHAPE = "ci"  # warm-up, ramp, steady in 60 s
 console = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    """The one line an expected failure ends in: text, never markup, never wrapped."""
+    err.print(f"[red]leaklab:[/red] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def clean_errors(func: F) -> F:
@@ -53,14 +60,114 @@ def clean_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (StackError, SettingsError, QueryError) as exc:
-            err.print(f"[red]leaklab:[/red] {exc}", highlight=False)
+            _fail(str(exc))
             sys.exit(EXIT_USAGE)
         except (psycopg2.Error, redis.RedisError, requests.RequestException) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            err.print(f"[red]leaklab:[/red] a server did not answer: {first}", highlight=False)
+            _fail(f"a server did not answer: {first}")
+            sys.exit(EXIT_USAGE)
+        except OSError as exc:  # the machine said no: a full disk, a path that is not ours
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}")
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _PipeGuard:
+    """stdout or stderr that, once its reader has gone, discards output instead of raising.
+
+    `leaklab status | head -1` must exit as `leaklab status` does: the exit code is the
+    answer (healthy or not, LEAK or not), so a reader that stops early must not change it
+    (rich would exit 1, click 1, Python 120). The command runs to its end, writing what it
+    was asked to write (check's --json and --report too), with the rest of its output
+    going to /dev/null, the way the Python docs' note on SIGPIPE recommends.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self) -> None:
+        """From now on the descriptor is /dev/null: what is buffered and what follows is dropped."""
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError):  # not a real file (a test's buffer): it cannot break
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+        try:
+            self._stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _guarded_streams() -> Iterator[None]:
+    """sys.stdout and sys.stderr behind a _PipeGuard for the length of one command."""
+    saved = sys.stdout, sys.stderr
+    guards = [_PipeGuard(stream) if stream is not None else None for stream in saved]
+    sys.stdout, sys.stderr = guards
+    try:
+        yield
+    finally:
+        for guard in guards:
+            if guard is not None:
+                guard.flush()  # before Python's own flush at exit, which would not be guarded
+        sys.stdout, sys.stderr = saved
+
+
+def _usage_line(exc: click.ClickException) -> str:
+    """Click's error as one line, with where to read more."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message = f"{message.rstrip('.')} (see '{ctx.command_path} --help')"
+    return message
+
+
+class _Leaklab(click.Group):
+    """The entry point: a bad option is one line and exit 2, and a closed pipe changes nothing."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        with _guarded_streams():
+            try:
+                code = super().main(args, prog_name, complete_var, False, **extra)
+            except click.ClickException as exc:
+                if type(exc).__name__ == "NoArgsIsHelpError":  # `leaklab` alone (click >= 8.2)
+                    exc.show()  # the help, as click shows it
+                else:
+                    _fail(_usage_line(exc))
+                code = exc.exit_code
+            except (click.Abort, EOFError, KeyboardInterrupt):
+                err.print("Aborted!")
+                code = 1
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 def _stack(ctx: click.Context) -> NativeStack:
@@ -69,7 +176,7 @@ def _stack(ctx: click.Context) -> NativeStack:
     return NativeStack(settings, say=lambda line: console.print(f"  {line}", highlight=False))
 
 
-@click.group()
+@click.group(cls=_Leaklab)
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -108,16 +215,41 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 @clean_errors
 def down(ctx: click.Context) -> None:
-    """Stop everything `up` started; keep the logs and the load reports."""
+    """Stop everything `up` started; keep the logs and the load reports.
+
+    With a corrupt state.json it still stops what belongs to the run directory (found by
+    the tag leaklab gives its servers), then exits 2 with one line: the state is gone, so
+    what it does not know of (a server started before tagging, by hand) may still run.
+    """
     stack = _stack(ctx)
-    results = stack.down()
+    try:
+        RunState.load(stack.run_dir)
+        corrupt = None
+    except CorruptState as exc:
+        corrupt = exc
+    try:
+        results = stack.down()
+    except OSError as exc:
+        if corrupt is None:
+            raise
+        _fail(f"{corrupt.path} was corrupt: {corrupt.problem}; down could not finish: {exc}")
+        sys.exit(EXIT_USAGE)
+    failed = [name for name, ok in results if not ok]
+    if corrupt is not None:
+        if failed:
+            outcome = f"could not stop: {', '.join(failed)}"
+        else:
+            found = f"stopped {len(results)} process(es)" if results else "found nothing"
+            gone = "removed it" if not corrupt.path.exists() else "it is still there"
+            outcome = f"{found} running for {stack.run_dir} and {gone}; 'leaklab up' starts afresh"
+        _fail(f"{corrupt.path} was corrupt: {corrupt.problem}; {outcome}")
+        sys.exit(EXIT_USAGE)
+    if failed:
+        _fail(f"could not stop: {', '.join(failed)}")
+        sys.exit(EXIT_USAGE)
     if not results:
         console.print(f"Nothing running from {stack.run_dir}.")
         return
-    failed = [name for name, ok in results if not ok]
-    if failed:
-        err.print(f"[red]leaklab:[/red] could not stop: {', '.join(failed)}")
-        sys.exit(EXIT_USAGE)
     console.print(f"Stopped. Logs are in {stack.run_dir / 'logs'}.")
 
 
@@ -146,6 +278,7 @@ def demo(ctx: click.Context, run_time: str | None) -> None:
     )
     console.print(verdict_table(result))
     _print_reasons(result)
+    out_dir.mkdir(parents=True, exist_ok=True)  # leaklab's own directory, under the run dir
     report = write_report(result, out_dir / "report", _locust_report(out_dir))
     result.write_json(out_dir / "check.json")
     console.print(f"Report: {report}\nJSON:   {out_dir / 'check.json'}")
@@ -163,10 +296,84 @@ def demo(ctx: click.Context, run_time: str | None) -> None:
 
 
 def _seconds(text: str, option: str) -> int:
+    """A duration option in seconds; 0s is refused (no load, an empty window: no verdict)."""
     try:
-        return seconds(text)
+        value = seconds(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
+    if value <= 0:
+        raise click.BadParameter(
+            f"{text!r} is no time at all: give a duration above 0, such as 90s", param_hint=option
+        )
+    return value
+
+
+class FiniteFloat(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf, which pass its range checks."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+if TYPE_CHECKING:
+    _PathParam = click.ParamType[Path]  # generic from click 8.2; pyproject allows 8.1
+else:
+    _PathParam = click.ParamType
+
+
+class OutputPath(_PathParam):
+    """A file (or directory) to write: checked when the options are read, before any work.
+
+    Only the path itself is created; a missing parent is an error, so a typo does not
+    grow a directory tree.
+    """
+
+    name = "path"
+
+    def __init__(self, directory: bool = False) -> None:
+        self.directory = directory
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value)
+        problem = output_problem(path, self.directory)
+        if problem:
+            self.fail(problem, param, ctx)
+        return path
+
+
+def output_problem(path: Path, directory: bool = False) -> str | None:
+    """Why path cannot be written as a file (or created/filled as a directory), or None."""
+    what = "directory" if directory else "file"
+    try:
+        if path.exists():
+            if directory and not path.is_dir():
+                return f"{path} exists and is not a directory"
+            if not directory and path.is_dir():
+                return f"{path} is a directory: give a file name"
+            if not os.access(path, os.W_OK | (os.X_OK if directory else 0)):
+                return f"{path} is not writable"
+            return None
+        parent = path.parent
+        if not parent.exists():
+            return f"{parent} does not exist: create it first (only the {what} is created)"
+        if not parent.is_dir():
+            return f"{parent} is not a directory"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"cannot create {path}: {parent} is not writable"
+    except OSError as exc:
+        return f"cannot reach {path}: {exc.strerror or exc}"
+    return None
+
+
+def write_report(result: CheckResult, directory: Path, locust_report: Path | None = None) -> Path:
+    """leaklab.verdict.report's, imported when a report is written: matplotlib costs every
+    other command (status, down, a mistyped option) most of a second at start."""
+    from leaklab.verdict.report import write_report as write
+
+    return write(result, directory, locust_report)
 
 
 def _locust_report(out_dir: Path) -> Path | None:
@@ -232,14 +439,14 @@ def _locust_options(spawn_rate: float, pace: float, when: str = "") -> Callable[
         click.option(
             "-r",
             "--spawn-rate",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloat(min=0, min_open=True),
             default=spawn_rate,
             show_default=True,
             help=f"{when}Users started per second.",
         ),
         click.option(
             "--pace",
-            type=click.FloatRange(min=0.01),
+            type=FiniteFloat(min=0.01),
             default=pace,
             show_default=True,
             help=f"{when}Seconds between one user's requests.",
@@ -317,10 +524,8 @@ def load(
     fixed_url: str | None,
 ) -> None:
     """Drive the same Locust load at both apps (web UI on 127.0.0.1:8089 by default)."""
-    if run_time is not None and not valid_run_time(run_time):
-        raise click.BadParameter(
-            f"{run_time!r} is not a duration such as 90s, 5m or 1h30m", param_hint="--run-time"
-        )
+    if run_time is not None:
+        _seconds(run_time, "--run-time")
     if headless and autostart:
         raise click.UsageError("--autostart starts the web UI's run: leave out --headless")
     if headless and not (run_time or shape):
@@ -415,21 +620,21 @@ def load(
 )
 @click.option(
     "--step",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(min=0.1),
     default=None,
     help="With --since: seconds between points [the scrape interval].",
 )
 @click.option(
     "--json",
     "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputPath(),
     default=None,
     help="Write the verdict as JSON (schema leaklab.check/v1).",
 )
 @click.option(
     "--report",
     "report_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputPath(directory=True),
     default=None,
     help="Write an HTML report with plots into this directory.",
 )
@@ -458,10 +663,11 @@ def check(
         )
     chosen_apps = _parse_apps(apps)
     resources = _parse_resources(resource_specs) if resource_specs else CONTRACT
+    window_seconds = _seconds(since, "--since") if since else 0
+    load_seconds = duration(shape) if shape else _seconds(run_time or "60s", "--run-time")
     stack = _stack(ctx)
     locust_report = None
     if since:
-        window_seconds = _seconds(since, "--since")
         url = prometheus or stack.prometheus_url()
         result = run_check(
             url,
@@ -471,7 +677,6 @@ def check(
             requests_selector,
         )
     else:
-        load_seconds = duration(shape) if shape else _seconds(run_time or "60s", "--run-time")
         if not stack.is_up():
             console.print(f"Starting the native stack in {stack.run_dir}")
         state = stack.up()
@@ -491,17 +696,24 @@ def check(
         locust_report = out_dir / "report.html" if (out_dir / "report.html").exists() else None
     console.print(verdict_table(result))
     _print_reasons(result)
+    written = True
     if json_path:
-        result.write_json(json_path)
-        console.print(f"JSON: {json_path}")
+        written &= _write("JSON", json_path, lambda: result.write_json(json_path))
     if report_dir:
-        index = write_report(
-            result,
-            report_dir,
-            Path(os.path.relpath(locust_report, report_dir)) if locust_report else None,
-        )
-        console.print(f"Report: {index}")
-    sys.exit(result.exit_code)
+        link = Path(os.path.relpath(locust_report, report_dir)) if locust_report else None
+        written &= _write("Report", report_dir, lambda: write_report(result, report_dir, link))
+    sys.exit(result.exit_code if written else EXIT_USAGE)
+
+
+def _write(label: str, path: Path, write: Callable[[], object]) -> bool:
+    """Write one output; a failure (checked early, but a disk fills) is one line, not a trace."""
+    try:
+        written = write()
+    except OSError as exc:
+        _fail(f"could not write {path}: {exc.strerror or exc}")
+        return False
+    console.print(f"{label}: {written or path}")
+    return True
 
 
 def _print_reasons(result: CheckResult) -> None:
@@ -519,13 +731,35 @@ def _parse_apps(apps: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(
                 f'{spec!r} is not NAME=MATCHERS, e.g. leaky=app="leaky"', param_hint="--app"
             )
+        if name in parsed:
+            raise click.BadParameter(f"app {name!r} is given twice", param_hint="--app")
         parsed[name] = matchers
     return parsed
 
 
+def _threshold(text: str) -> float:
+    """A leak threshold: growth per 1,000 requests, finite and above 0.
+
+    At 0 a flat series (interval 0 to 0) could never be NO LEAK; nan and inf compare false
+    with everything, so they would decide nothing, silently.
+    """
+    try:
+        limit = float(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"threshold {text!r} is not a number", param_hint="--resource"
+        ) from None
+    if not math.isfinite(limit) or limit <= 0:
+        raise click.BadParameter(
+            f"threshold {text!r} must be a growth per 1,000 requests above 0, such as 2",
+            param_hint="--resource",
+        )
+    return limit
+
+
 def _parse_resources(specs: tuple[str, ...]) -> tuple[Resource, ...]:
     known = {r.name: r for r in CONTRACT}
-    parsed = []
+    parsed: list[Resource] = []
     for spec in specs:
         name, sep, rest = spec.partition("=")
         selector, at, threshold = rest.partition("@")
@@ -533,13 +767,10 @@ def _parse_resources(specs: tuple[str, ...]) -> tuple[Resource, ...]:
             raise click.BadParameter(
                 f"{spec!r} is not NAME=SELECTOR[@THRESHOLD]", param_hint="--resource"
             )
+        if any(r.name == name for r in parsed):
+            raise click.BadParameter(f"resource {name!r} is given twice", param_hint="--resource")
         if at:
-            try:
-                limit = float(threshold)
-            except ValueError:
-                raise click.BadParameter(
-                    f"threshold {threshold!r} is not a number", param_hint="--resource"
-                ) from None
+            limit = _threshold(threshold)
         elif name in known:
             limit = known[name].threshold_per_1k
         else:
@@ -628,21 +859,21 @@ def _print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_
 )
 @click.option(
     "--pause",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=3.0,
     show_default=True,
     help="With --auto: seconds between stages.",
 )
 @click.option(
     "--climb",
-    type=click.FloatRange(min=1),
+    type=FiniteFloat(min=1),
     default=15.0,
     show_default=True,
     help="With --auto: seconds the live figures show the climb (stage 3).",
 )
 @click.option(
     "--saturation-timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteFloat(min=1),
     default=120.0,
     show_default=True,
     help="Seconds stage 4 waits for the leaky app to reach max_connections.",
