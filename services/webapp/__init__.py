@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import sys
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import redis
-from flask import Flask, Request, Response, g, jsonify
+from flask import Flask, Request, Response, g, jsonify, request
 from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from leaklab.settings import AppSettings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+INTERNAL_ERROR = "internal server error: the app log has the details"
 
 
 def path(request: Request) -> str:
@@ -65,17 +77,62 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     @app.teardown_appcontext
     def _release(exc: BaseException | None) -> None:
-        conn = g.pop("db_conn", None)
-        if conn is not None:
-            resources.db.release(conn)
-        resources.request_finished()
+        try:
+            conn = g.pop("db_conn", None)
+            if conn is not None:
+                resources.db.release(conn)
+        except Exception:  # noqa: BLE001 - the response is made; the count must still drop
+            app.logger.exception("releasing the request's database connection failed")
+        finally:
+            resources.request_finished()
 
     app.register_error_handler(ResourceExhausted, views.exhausted)
-    app.register_error_handler(psycopg2.Error, views.unavailable)
-    app.register_error_handler(redis.RedisError, views.unavailable)
+    app.register_error_handler(psycopg2.Error, partial(views.unavailable, "postgresql"))
+    app.register_error_handler(redis.RedisError, partial(views.unavailable, "redis"))
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[Response, int]:
-        return jsonify(error=exc.description, status=exc.code), exc.code or 500
+    def _http_error(exc: HTTPException) -> WerkzeugResponse:
+        """Werkzeug's own response (its Allow, Location headers), with a JSON body."""
+        response = exc.get_response()
+        response.set_data(json.dumps({"error": exc.description or exc.name, "status": exc.code}))
+        response.content_type = "application/json"
+        return response
 
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        """Last resort: the traceback goes to the log, the client gets a JSON 500."""
+        app.logger.exception("unhandled %s on %s", type(exc).__name__, request.path)
+        return jsonify(error=INTERNAL_ERROR, status=500), 500
+
+    app.wsgi_app = _json_last_resort(app.wsgi_app, app.logger)  # type: ignore[method-assign,assignment]
     return app
+
+
+def _json_last_resort(wsgi_app: WSGIApplication, logger: logging.Logger) -> WSGIApplication:
+    """Catch what escapes Flask's handlers (a failing teardown, a failing handler).
+
+    Without it Gunicorn answers such a request with its own HTML page.
+    """
+
+    def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = False
+
+        def tracked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal started
+            started = True
+            return start_response(status, headers, exc_info)
+
+        try:
+            return wsgi_app(environ, tracked)
+        except Exception:
+            logger.exception("unhandled error outside the view on %s", environ.get("PATH_INFO"))
+            body = json.dumps({"error": INTERNAL_ERROR, "status": 500}).encode()
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            # a second start_response needs exc_info (PEP 3333); the server re-raises it
+            # only if the first response's headers were already sent
+            start_response(
+                "500 INTERNAL SERVER ERROR", headers, sys.exc_info() if started else None
+            )
+            return [body]
+
+    return guarded

@@ -20,6 +20,10 @@ from webapp.state import Resources
 
 bp = Blueprint("webapp", __name__)
 _KEY = re.compile(r"[A-Za-z0-9_:.-]{1,64}")
+_ID = re.compile(r"[0-9]{1,4}")  # ASCII only: str.isdigit() also passes '¹', which int() rejects
+
+# The query parameters each endpoint takes; any other is refused, so a typo is not ignored.
+PARAMETERS: dict[str, tuple[str, ...]] = {"webapp.database": ("id",), "webapp.cache": ("key",)}
 
 
 def _resources() -> Resources:
@@ -27,12 +31,30 @@ def _resources() -> Resources:
     return resources
 
 
+def _shown(raw: str, limit: int = 40) -> str:
+    """A client's value quoted in an error message, cut short: echo, never amplify."""
+    return repr(raw[:limit]) + ("..." if len(raw) > limit else "")
+
+
+@bp.before_request
+def _check_parameters() -> None:
+    """Refuse unknown and repeated parameters before any view runs."""
+    allowed = PARAMETERS.get(request.endpoint or "", ())
+    for name in request.args:
+        if name not in allowed:
+            takes = ", ".join(allowed) if allowed else "no parameters"
+            raise BadRequest(f"unknown parameter {_shown(name)}: {request.path} takes {takes}")
+        given = len(request.args.getlist(name))
+        if given > 1:
+            raise BadRequest(f"{name} must be given once, got it {given} times")
+
+
 def _product_id() -> int:
     raw = request.args.get("id")
     if raw is None:
         return random.randint(1, PRODUCTS)
-    if not raw.isdigit() or not 1 <= int(raw) <= PRODUCTS:
-        raise BadRequest(f"id must be a whole number from 1 to {PRODUCTS}, got {raw!r}")
+    if not _ID.fullmatch(raw) or not 1 <= int(raw) <= PRODUCTS:
+        raise BadRequest(f"id must be a whole number from 1 to {PRODUCTS}, got {_shown(raw)}")
     return int(raw)
 
 
@@ -41,7 +63,9 @@ def _cache_key() -> str:
     if raw is None:
         return f"product:{random.randint(1, PRODUCTS)}"
     if not _KEY.fullmatch(raw):
-        raise BadRequest("key must be 1-64 characters of letters, digits and _ : . -")
+        raise BadRequest(
+            f"key must be 1-64 characters of letters, digits and _ : . -, got {_shown(raw)}"
+        )
     return raw
 
 
@@ -87,24 +111,40 @@ def health() -> Response:
 
 @bp.get("/ready")
 def ready() -> tuple[Response, int]:
-    """Ready when PostgreSQL and Redis answer, checked on short-lived connections."""
+    """Ready when PostgreSQL and Redis answer, checked on short-lived connections.
+
+    A failed check says which limit was hit, or just "unavailable": the server's own
+    message (addresses, ports, roles) goes to the app log, not to the client.
+    """
     checks: dict[str, str] = {}
     settings = current_app.config["LEAKLAB"]
     try:
-        conn = pg_connect(settings.database_url, f"{settings.app_name}-ready")
+        with translate_limits():
+            conn = pg_connect(settings.database_url, f"{settings.app_name}-ready")
         conn.close()
         checks["postgresql"] = "ok"
-    except psycopg2.Error as exc:
-        checks["postgresql"] = str(exc).strip().splitlines()[0]
+    except (psycopg2.Error, ResourceExhausted) as exc:
+        checks["postgresql"] = _failed_check("postgresql", exc)
     try:
-        with redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2) as client:
-            client.ping()
-            client.connection_pool.disconnect()
+        with translate_limits():
+            with redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2) as client:
+                client.ping()
+                client.connection_pool.disconnect()
         checks["redis"] = "ok"
-    except redis.RedisError as exc:
-        checks["redis"] = str(exc)
+    except (redis.RedisError, ResourceExhausted) as exc:
+        checks["redis"] = _failed_check("redis", exc)
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+
+
+def _failed_check(backend: str, exc: Exception) -> str:
+    current_app.logger.warning("/ready: %s check failed: %s", backend, _first_line(exc))
+    return f"{exc.resource} exhausted" if isinstance(exc, ResourceExhausted) else "unavailable"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @bp.get("/metrics")
@@ -136,16 +176,19 @@ def admin_reset() -> Response:
 
 
 def exhausted(exc: ResourceExhausted) -> tuple[Response, int]:
+    """A JSON 503 naming the resource; what the server said stays in the log."""
+    current_app.logger.warning("503: %s exhausted: %s", exc.resource, exc.detail)
     if _resources().metrics:
         metrics.EXHAUSTED.labels(resource=exc.resource).inc()
     body: dict[str, Any] = {
         "error": f"{exc.resource} exhausted",
         "resource": exc.resource,
-        "detail": exc.detail,
+        "status": 503,
     }
     return jsonify(body), 503
 
 
-def unavailable(exc: Exception) -> tuple[Response, int]:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return jsonify(error="backend unavailable", detail=detail), 503
+def unavailable(backend: str, exc: Exception) -> tuple[Response, int]:
+    """A JSON 503 naming the backend (not `resource`: Locust reads that as saturation)."""
+    current_app.logger.warning("503: %s unavailable: %s", backend, _first_line(exc))
+    return jsonify(error="backend unavailable", backend=backend, status=503), 503
