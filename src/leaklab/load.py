@@ -27,11 +27,6 @@ STOP_GRACE = 20.0  # seconds Locust gets to write its reports after a SIGINT
 _RUN_TIME = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
 
 
-def valid_run_time(text: str) -> bool:
-    """Locust's duration format: 90s, 5m, 1h30m."""
-    return bool(_RUN_TIME.fullmatch(text))
-
-
 def seconds(text: str) -> int:
     """90s -> 90, 5m -> 300, 1h30m -> 5400; ValueError for anything else."""
     match = _RUN_TIME.fullmatch(text)
