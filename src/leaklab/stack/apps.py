@@ -52,10 +52,35 @@ def fresh_multiproc_dir(run_dir: Path, name: str) -> Path:
     return path
 
 
+# A Unix socket's path must fit sockaddr_un's sun_path (108 bytes with its NUL on Linux).
+_SUN_PATH_MAX = 107
+
+
+def control_socket_args(run_dir: Path, name: str) -> list[str]:
+    """Gunicorn's control socket for this app, in the run directory (off if the path is too long).
+
+    Gunicorn 27's default, ~/.gunicorn/gunicorn.ctl, is one path for every master of the
+    user: each master rebinds it (at start and after every fork) and unlinks it when it
+    stops, so one stack's `down` took it from every other. Nothing in leaklab needs it;
+    `gunicornc -s <run dir>/<name>.ctl` is for people.
+    """
+    path = run_dir.absolute() / f"{name}.ctl"
+    if len(os.fsencode(path)) > _SUN_PATH_MAX:
+        return ["--no-control-socket"]
+    return ["--control-socket", str(path)]
+
+
 def start_app(run_dir: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
     """Start one app under Gunicorn; its log is logs/<name>.log."""
     return start(
-        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(GUNICORN_CONF),
+            *control_socket_args(run_dir, name),
+        ],
         run_dir / "logs" / f"{name}.log",
         env=env,
         cwd=GUNICORN_CONF.parent,
