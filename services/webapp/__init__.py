@@ -74,6 +74,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     @app.before_request
     def _started() -> None:
         resources.request_started()
+        g.counted = True  # finished once, by the teardown of this request's context only
 
     @app.teardown_appcontext
     def _release(exc: BaseException | None) -> None:
@@ -84,7 +85,8 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         except Exception:  # noqa: BLE001 - the response is made; the count must still drop
             app.logger.exception("releasing the request's database connection failed")
         finally:
-            resources.request_finished()
+            if g.pop("counted", False):
+                resources.request_finished()
 
     app.register_error_handler(ResourceExhausted, views.exhausted)
     app.register_error_handler(psycopg2.Error, partial(views.unavailable, "postgresql"))

@@ -2,32 +2,50 @@
 
 from __future__ import annotations
 
+import threading
+
 import redis
 from psycopg2.extensions import connection
-from psycopg2.pool import ThreadedConnectionPool
+from psycopg2.pool import PoolError, ThreadedConnectionPool
 
 from webapp.resources import pg_pool_connections, redis_pool_connections
 
+POOL_WAIT_SECONDS = 5
+
 
 class PooledConnections:
-    """A bounded pool; every connection goes back in `release`."""
+    """A bounded pool shared by the worker's threads; every connection goes back in `release`.
+
+    psycopg2's pool refuses at once when all are out; the semaphore makes a request wait
+    for one instead, as long as the wait stays short (then: a 503 naming db_pool).
+    """
 
     def __init__(self, dsn: str, name: str, max_connections: int) -> None:
         self._max = max_connections
         self._pool = ThreadedConnectionPool(
             0, max_connections, dsn, application_name=name, connect_timeout=5
-        )  # FIX: bounded, shared
+        )  # FIX: bounded, shared, thread-safe
         # psycopg2 closes returned connections above minconn; 0 at start keeps the first
         # connect lazy (after the fork, at the first request), then up to max stay open.
         self._pool.minconn = max_connections
+        self._free = threading.BoundedSemaphore(max_connections)
 
     def acquire(self) -> connection:
-        return self._pool.getconn()
+        if not self._free.acquire(timeout=POOL_WAIT_SECONDS):  # FIX: wait for a free one
+            raise PoolError(f"all {self._max} connections in use for {POOL_WAIT_SECONDS} s")
+        try:
+            return self._pool.getconn()
+        except BaseException:
+            self._free.release()
+            raise
 
     def release(self, conn: connection) -> None:
-        self._pool.putconn(
-            conn, close=bool(conn.closed)
-        )  # FIX: back to the pool, even after an error
+        try:
+            self._pool.putconn(
+                conn, close=bool(conn.closed)
+            )  # FIX: back to the pool, even after an error
+        finally:
+            self._free.release()
 
     def open_connections(self) -> int:
         return pg_pool_connections(self._pool)[0]
@@ -43,7 +61,11 @@ class PooledConnections:
 
 
 class SharedClient:
-    """One Redis client for the whole worker, on a bounded connection pool."""
+    """One Redis client for the whole worker, on a bounded pool its threads wait on.
+
+    Built in create_app, before any request thread runs: nothing to build lazily, so
+    nothing to lock. redis-py's client and pool are thread-safe.
+    """
 
     def __init__(self, url: str, name: str, max_connections: int) -> None:
         pool = redis.BlockingConnectionPool.from_url(

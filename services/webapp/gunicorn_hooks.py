@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import signal
+import threading
 from typing import Any
 
 from webapp.multiproc import retire_worker
@@ -22,6 +23,21 @@ def worker_ready(worker: Any) -> None:
     resources: Resources = worker.wsgi.extensions["leaklab"]
     resources.master_pid = worker.ppid
     signal.signal(RESET_SIGNAL, resources.on_reset_signal)
+
+
+def start_threads(worker: Any) -> None:
+    """Start all of a gthread worker's threads now, not as concurrency first needs them.
+
+    The pool otherwise grows a thread whenever none is idle, for the worker's whole
+    life: a thread count that rises with the load's peaks reads as a thread leak.
+    """
+    pool = getattr(worker, "tpool", None)  # a ThreadPoolExecutor; sync workers have none
+    count = int(worker.cfg.threads)
+    if pool is None or count < 2:
+        return
+    everyone = threading.Barrier(count)  # no task ends before all threads exist
+    for _ in range(count):
+        pool.submit(everyone.wait, 10)
 
 
 def worker_exited(pid: int, multiproc_dir: str | None) -> None:

@@ -37,9 +37,10 @@ class ConnectionPerRequest:
 
     def reset(self) -> int:
         released = self.open_connections()
-        for conn in _connections:
+        held = _connections[:]  # other threads only append: the first len(held) are these
+        for conn in held:
             conn.close()
-        _connections.clear()
+        del _connections[: len(held)]
         return released
 
 
@@ -65,10 +66,11 @@ class ClientPerRequest:
 
     def reset(self) -> int:
         released = self.open_connections()
-        for client in _clients:
+        held = _clients[:]
+        for client in held:
             client.close()
             client.connection_pool.disconnect()
-        _clients.clear()
+        del _clients[: len(held)]
         return released
 
 

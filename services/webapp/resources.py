@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import resource
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Protocol
 
 import psutil
@@ -98,17 +98,23 @@ def ensure_fd_headroom(headroom: int) -> None:
 
 
 def redis_pool_connections(pool: redis.ConnectionPool) -> int:
-    """Count the connections a redis-py pool has created and not discarded."""
-    free = list(pool._get_free_connections())
-    in_use = list(pool._get_in_use_connections())
+    """Count the connections a redis-py pool has created and not discarded.
+
+    Both lists under the pool's (reentrant) lock: a connection moving from one to the
+    other in another thread is counted once.
+    """
+    with getattr(pool, "_lock", nullcontext()):
+        free = list(pool._get_free_connections())
+        in_use = list(pool._get_in_use_connections())
     return len(free) + len(in_use)
 
 
 def pg_pool_connections(pool: psycopg2.pool.AbstractConnectionPool) -> tuple[int, int]:
     """Open and checked-out connections of a psycopg2 pool (it has no public counters)."""
-    idle: list[connection] = getattr(pool, "_pool")  # noqa: B009
-    used: dict[int, connection] = getattr(pool, "_used")  # noqa: B009
-    return len(idle) + len(used), len(used)
+    with getattr(pool, "_lock", nullcontext()):  # ThreadedConnectionPool's
+        idle: list[connection] = getattr(pool, "_pool")  # noqa: B009
+        used: dict[int, connection] = getattr(pool, "_used")  # noqa: B009
+        return len(idle) + len(used), len(used)
 
 
 def pg_connect(dsn: str, name: str) -> connection:

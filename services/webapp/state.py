@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -13,11 +14,17 @@ from webapp import metrics
 from webapp.resources import Cache, Database
 
 RESET_SIGNAL = signal.SIGUSR2
+RESET_WAIT_SECONDS = 5.0  # the longest a reset waits for requests in flight, and they for it
 
 
 @dataclass
 class Resources:
-    """What one worker holds; lives in `app.extensions["leaklab"]`."""
+    """What one worker holds; lives in `app.extensions["leaklab"]`.
+
+    A worker serves requests on several threads (gthread), so the request count, the
+    gauges and a reset change under one lock. A reset waits for the requests in flight
+    (it must not close a connection a request is using) and holds new ones back meanwhile.
+    """
 
     db: Database
     cache: Cache
@@ -28,58 +35,79 @@ class Resources:
     _reset_pending: bool = False
     _resets: int = 0
     _published: tuple[int, ...] = ()
+    # reentrant: the reset signal's handler may interrupt a sync worker's request inside it
+    _changed: threading.Condition = field(
+        default_factory=lambda: threading.Condition(threading.RLock()), repr=False
+    )
 
     def publish(self) -> None:
         """Copy this worker's figures into the contract's gauges."""
         if not self.metrics:
             return
-        figures = (
-            self.db.open_connections(),
-            self.db.pool_max(),
-            self.db.in_use(),
-            self.cache.open_connections(),
-            self.cache.pool_max(),
-            self.cache.pools(),
-        )
-        if figures == self._published:
-            return  # unchanged: spare the request six writes to the multiprocess files
-        gauges = (
-            metrics.DB_OPEN,
-            metrics.DB_POOL_MAX,
-            metrics.DB_POOL_IN_USE,
-            metrics.REDIS_OPEN,
-            metrics.REDIS_POOL_MAX,
-            metrics.REDIS_POOLS,
-        )
-        for gauge, value in zip(gauges, figures, strict=True):
-            gauge.set(value)
-        self._published = figures
+        with self._changed:
+            figures = (
+                self.db.open_connections(),
+                self.db.pool_max(),
+                self.db.in_use(),
+                self.cache.open_connections(),
+                self.cache.pool_max(),
+                self.cache.pools(),
+            )
+            if figures == self._published:
+                return  # unchanged: spare the request six writes to the multiprocess files
+            gauges = (
+                metrics.DB_OPEN,
+                metrics.DB_POOL_MAX,
+                metrics.DB_POOL_IN_USE,
+                metrics.REDIS_OPEN,
+                metrics.REDIS_POOL_MAX,
+                metrics.REDIS_POOLS,
+            )
+            for gauge, value in zip(gauges, figures, strict=True):
+                gauge.set(value)
+            self._published = figures
 
     def request_started(self) -> None:
-        self._active_requests += 1
+        with self._changed:
+            # a reset is waiting for the requests in flight: do not start another meanwhile
+            self._changed.wait_for(lambda: not self._reset_pending, timeout=RESET_WAIT_SECONDS)
+            self._active_requests += 1
 
     def request_finished(self) -> None:
-        self._active_requests -= 1
-        if self._reset_pending and self._active_requests == 0:
-            self.release_all()
-        else:
-            self.publish()
+        with self._changed:
+            self._active_requests -= 1
+            self._changed.notify_all()  # a reset may be waiting for this request
+            if self._reset_pending and self._active_requests == 0:
+                self._release()
+            else:
+                self.publish()
 
     def release_all(self) -> dict[str, int]:
-        """Close everything this worker's strategies hold; return how much."""
+        """Close everything this worker's strategies hold, once its other requests are done.
+
+        Called from a request (POST /admin/reset), or with none running.
+        """
+        with self._changed:
+            self._reset_pending = True
+            self._changed.wait_for(lambda: self._active_requests <= 1, RESET_WAIT_SECONDS)
+            return self._release()
+
+    def _release(self) -> dict[str, int]:
         self._reset_pending = False
         released = {"database": self.db.reset(), "redis": self.cache.reset()}
         self._resets += 1
         metrics.RESETS.set(self._resets)  # the acknowledgement reset_everywhere waits for
         self.publish()
+        self._changed.notify_all()  # let held-back requests in
         return released
 
     def on_reset_signal(self, signum: int, frame: object) -> None:
-        """A sibling worker asked for a reset: do it now, or after the running request."""
-        if self._active_requests:
-            self._reset_pending = True
-        else:
-            self.release_all()
+        """A sibling worker asked for a reset: do it now, or after the running requests."""
+        with self._changed:
+            if self._active_requests:
+                self._reset_pending = True
+            else:
+                self._release()
 
     def siblings(self) -> list[int]:
         if self.master_pid is None:

@@ -21,9 +21,11 @@ def test_n_requests_and_what_the_servers_see(
     held = holdings(state, variant)
     workers = stack.settings.workers
     if variant == "leaky":
-        # one PostgreSQL backend ("idle in transaction") and one Redis client per request
-        assert held.db_server >= N
-        assert held.redis_server >= N
+        # exactly one PostgreSQL backend ("idle in transaction") and one Redis client (with
+        # its own pool) per request, however the worker's threads interleave them
+        assert held.db_server == N
+        assert held.redis_server == N
+        assert held.app_metrics["leaklab_redis_pools"] == N
     else:
         assert 1 <= held.db_server <= stack.settings.db_pool_max * workers
         assert 1 <= held.redis_server <= stack.settings.redis_pool_max * workers
@@ -61,3 +63,15 @@ def test_reset_releases_everything_the_leaky_app_holds_in_every_worker(state: Ru
     assert body["workers"] == 2
     after = holdings(state, "leaky")
     assert (after.db_server, after.redis_server) == (0, 0)
+
+
+def test_fixed_stays_bounded_and_returns_every_connection_under_concurrency(
+    stack: NativeStack, state: RunState
+) -> None:
+    """More requests at once than a worker has pooled connections: they wait, none fails."""
+    codes = burst(state.url("fixed"), 150, concurrency=48)
+    assert codes == {200: 300}
+    held = holdings(state, "fixed")
+    assert held.app_metrics["leaklab_db_pool_in_use"] == 0  # every connection went back
+    assert 1 <= held.db_server <= stack.settings.db_pool_max * stack.settings.workers
+    assert held.db_server == held.app_metrics["leaklab_db_connections_open"]
