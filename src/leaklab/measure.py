@@ -44,7 +44,7 @@ def scrape(url: str) -> tuple[dict[str, float], dict[str, float]]:
 
 def holdings(state: RunState, variant: str) -> Holdings:
     pg = connections_by_app(state.database_admin_url)
-    rd = clients_by_name(state.url("redis"))
+    rd = clients_by_name(state.admin_redis_url())
     gauges, rss = scrape(state.url(variant))
     name = app_name(variant)
     return Holdings(variant, pg.get(name, 0), rd.get(name, 0), gauges, rss)

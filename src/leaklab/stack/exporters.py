@@ -41,7 +41,7 @@ def _serves(url: str, marker: str) -> bool:
 def start_postgres_exporter(
     run_dir: Path, host: str, port: int, database_url: str
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """postgres_exporter reads its DSN only from DATA_SOURCE_NAME."""
+    """postgres_exporter reads its DSN only from DATA_SOURCE_NAME (a pg_monitor role's)."""
     dsn = database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
     log = run_dir / "logs" / "postgres-exporter.log"
     proc = start(
@@ -52,6 +52,7 @@ def start_postgres_exporter(
         ],
         log,
         env={"DATA_SOURCE_NAME": dsn, "PATH": "/usr/bin:/bin"},
+        run_dir=run_dir,
     )
     url = f"http://{host}:{port}"
     wait_until_ready("postgres_exporter", proc, lambda: _serves(url, "pg_up 1"), log)
@@ -76,7 +77,7 @@ def start_redis_exporter(
     # the password goes by environment, never on the command line (ps would show it)
     env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": parts.password or ""}
     log = run_dir / "logs" / "redis-exporter.log"
-    proc = start(argv, log, env=env)
+    proc = start(argv, log, env=env, run_dir=run_dir)
     url = f"http://{host}:{port}"
     wait_until_ready("redis_exporter", proc, lambda: _serves(url, "redis_up 1"), log)
     return url, proc

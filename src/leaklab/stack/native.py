@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,7 +14,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psutil
 import psycopg2
 import redis
 import requests
@@ -21,7 +24,9 @@ import requests
 from leaklab.paths import PROMETHEUS_CONFIG
 from leaklab.settings import VARIANTS, StackSettings
 from leaklab.stack import apps, exporters, postgres_server, prometheus_server, redis_server
+from leaklab.stack.ownership import listening_on, postmaster, run_lock, tagged
 from leaklab.stack.process import (
+    RUN_DIR_VAR,
     StackError,
     create_time,
     free_port,
@@ -30,7 +35,7 @@ from leaklab.stack.process import (
     stop,
     wait_until_ready,
 )
-from leaklab.stack.state import RunState, Service
+from leaklab.stack.state import CorruptState, RunState, Service
 
 # Compose service addresses in monitoring/prometheus/prometheus.yml.
 COMPOSE_TARGETS = {
@@ -124,12 +129,34 @@ class NativeStack:
 
     # -- up -----------------------------------------------------------------
     def up(self) -> RunState:
-        """Start everything that is not already running; stop what started if any part fails."""
-        if self.is_up():
-            self._say(f"already running (run directory {self.run_dir})")
-            return self.state
-        if RunState.load(self.run_dir) is not None:
-            self.down()  # a half-dead stack from before: clear it first
+        """Start the stack, or adopt the one recorded; stop what started if any part fails.
+
+        A server restarted by hand is adopted when it is healthy on its recorded port (and,
+        for PostgreSQL, data directory). A stack with some parts alive and others gone is
+        not torn down behind the user's back: they are told what to do.
+        """
+        with run_lock(self.run_dir, self._say):
+            previous = RunState.load(self.run_dir)
+            if previous is not None and previous.services:
+                gone = self._reconcile(previous)
+                if not gone:
+                    self._say(f"already running (run directory {self.run_dir})")
+                    return previous
+                alive = [
+                    n for n, sv in previous.services.items() if n not in gone and not sv.external
+                ]
+                if alive:
+                    raise StackError(
+                        f"part of the stack in {self.run_dir} is gone ({', '.join(gone)}) while "
+                        f"{', '.join(alive)} still run{'s' if len(alive) == 1 else ''}: "
+                        "run 'leaklab down', then 'leaklab up'"
+                    )
+                self._say("the stack recorded here is not running any more: starting afresh")
+            if previous is not None:
+                self._down()  # nothing of it runs: clear its leftovers (and any tagged stray)
+            return self._up()
+
+    def _up(self) -> RunState:
         self._check_ports()
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         state = RunState(admin_token=self.settings.admin_token or secrets.token_urlsafe(24))
@@ -141,9 +168,37 @@ class NativeStack:
             self._start_exporters(state)
             self._start_prometheus(state)
         except BaseException:
-            self.down()
+            self._down()
             raise
         return state
+
+    def _reconcile(self, state: RunState) -> list[str]:
+        """Adopt healthy replacements of servers whose recorded pid is gone; name the rest."""
+        gone = []
+        changed = False
+        for name, service in state.services.items():
+            if service.external or is_running(service.pid, service.started):
+                continue
+            replacement = self._replacement(name, service, state)
+            if replacement is None or not _probe(name, _probe_url(name, state))[0]:
+                gone.append(name)
+                continue
+            service.pid, service.started = replacement.pid, replacement.create_time()
+            changed = True
+            self._say(f"{name:<11} adopted pid {replacement.pid} (restarted outside leaklab)")
+        if changed:
+            state.save(self.run_dir)
+        return gone
+
+    def _replacement(self, name: str, service: Service, state: RunState) -> psutil.Process | None:
+        """What now holds a service's data directory (PostgreSQL) or recorded port."""
+        try:
+            if name == "postgres" and state.postgres_home:
+                return postmaster(Path(state.postgres_home) / "data")
+            port = urlsplit(service.url).port
+        except ValueError:
+            return None
+        return listening_on(port) if port else None
 
     def _configured_ports(self) -> set[int]:
         """Ports the settings fix: a free port picked for another server must not be one."""
@@ -199,15 +254,20 @@ class NativeStack:
             self._record(state, "postgres", s.database_url, None)
             return
         port = s.postgres_port or free_port(s.host, self._configured_ports())
+        budgets = postgres_server.connection_budgets(s.pg_max_connections, s.workers, s.db_pool_max)
         instance, proc = postgres_server.init_and_start(
-            self.run_dir, port, s.pg_max_connections, s.postgres_os_user
+            self.run_dir, port, s.pg_max_connections, budgets, s.postgres_os_user
         )
         state.database_admin_url = instance.admin_url
         state.postgres_home = str(instance.data_dir)
+        state.connection_limits = dict(instance.budgets)
+        for variant, url in instance.app_urls.items():
+            state.app_urls.setdefault(variant, {})["postgres"] = url
+        self._monitor_url = instance.monitor_url
         self._record(
             state,
             "postgres",
-            instance.app_url,
+            instance.app_urls["fixed"],
             proc,
             str(self.run_dir / "logs" / "postgres.log"),
             postgres_server.STOP_SIGNAL,
@@ -218,12 +278,15 @@ class NativeStack:
         if s.redis_url:
             self._record(state, "redis", s.redis_url, None)
             return
-        url, proc = redis_server.init_and_start(
+        instance, proc = redis_server.init_and_start(
             self.run_dir,
             s.redis_port or free_port(s.host, self._configured_ports()),
             s.redis_maxclients,
         )
-        self._record(state, "redis", url, proc, str(self.run_dir / "logs" / "redis.log"))
+        state.redis_admin_url = instance.admin_url
+        self._record(
+            state, "redis", instance.app_url, proc, str(self.run_dir / "logs" / "redis.log")
+        )
 
     def _start_apps(self, state: RunState) -> None:
         s = self.settings
@@ -232,10 +295,11 @@ class NativeStack:
             env = apps.app_env(
                 variant,
                 s,
-                state.url("postgres"),
-                state.url("redis"),
+                state.app_url(variant, "postgres"),
+                state.app_url(variant, "redis"),
                 apps.fresh_multiproc_dir(self.run_dir, variant),
                 state.admin_token,
+                {RUN_DIR_VAR: str(self.run_dir.absolute())},
             )
             started.append((variant, apps.start_app(self.run_dir, env, variant)))
         for variant, proc in started:
@@ -251,14 +315,14 @@ class NativeStack:
             self.run_dir,
             s.host,
             s.postgres_exporter_port or free_port(s.host, self._configured_ports()),
-            state.database_admin_url,
+            getattr(self, "_monitor_url", "") or state.database_admin_url,
         )
         self._record(state, "postgres-exporter", url, proc, str(log_dir / "postgres-exporter.log"))
         url, proc = exporters.start_redis_exporter(
             self.run_dir,
             s.host,
             s.redis_exporter_port or free_port(s.host, self._configured_ports()),
-            state.url("redis"),
+            state.admin_redis_url(),
         )
         self._record(state, "redis-exporter", url, proc, str(log_dir / "redis-exporter.log"))
 
@@ -292,36 +356,84 @@ class NativeStack:
         )
 
     # -- down ---------------------------------------------------------------
-    def down(self) -> list[tuple[str, bool]]:
-        """Stop every service we started; remove data, keep logs and load reports."""
-        state = RunState.load(self.run_dir)
-        if state is None:
-            return []
+    def down(self, wipe: bool = False) -> list[tuple[str, bool]]:
+        """Stop every server of this run directory; remove what it no longer needs.
+
+        Stops what the state records, what replaced it (a server restarted by hand), and
+        any stray process tagged with this run directory, so a lost or corrupt state.json
+        still leaves nothing running. Logs, load reports and Prometheus's history stay
+        (wipe=True removes the history); no directory a live process holds is deleted.
+        """
+        with run_lock(self.run_dir, self._say):
+            return self._down(wipe)
+
+    def _down(self, wipe: bool = False) -> list[tuple[str, bool]]:
+        try:
+            state = RunState.load(self.run_dir)
+        except CorruptState:
+            state = None  # the CLI says so; stop what the tag finds
         results = []
-        for name in STOP_ORDER:
-            service = state.services.get(name)
-            if service is None or service.external:
-                continue
-            ok = stop(service.pid, service.started, service.stop_signal)
-            results.append((name, ok))
-            outcome = "stopped" if ok else f"COULD NOT STOP pid {service.pid}"
-            self._say(f"{name:<11} {outcome}")
+        if state is not None:
+            for name in STOP_ORDER:
+                service = state.services.get(name)
+                if service is None or service.external:
+                    continue
+                results.append((name, self._stop_service(name, service, state)))
+            if state.postgres_home:  # a postmaster started by hand on our data directory
+                holder = postmaster(Path(state.postgres_home) / "data")
+                if holder is not None:
+                    results.append(("postgres", self._stop_process("postgres", holder, 2)))
+        for proc in tagged(self.run_dir):  # strays: what no (readable) state names
+            name = _name_of(proc)
+            sig = postgres_server.STOP_SIGNAL if "postgres" in name else signal.SIGTERM
+            results.append((name, self._stop_process(name, proc, sig)))
         if all(ok for _, ok in results):
-            if state.postgres_home:
-                postgres_server.cleanup(Path(state.postgres_home), self.run_dir)
-            for leftover in ("redis", "prometheus", "metrics"):
-                shutil.rmtree(self.run_dir / leftover, ignore_errors=True)
-            RunState.path(self.run_dir).unlink(missing_ok=True)
+            self._remove_leftovers(state, wipe)
         return results
+
+    def _stop_service(self, name: str, service: Service, state: RunState) -> bool:
+        if is_running(service.pid, service.started):
+            ok = stop(service.pid, service.started, service.stop_signal)
+            self._say(f"{name:<11} {'stopped' if ok else f'COULD NOT STOP pid {service.pid}'}")
+            return ok
+        replacement = self._replacement(name, service, state)
+        if replacement is None or (
+            name != "postgres" and not _probe(name, _probe_url(name, state))[0]
+        ):
+            return True  # gone, and nothing of ours holds its port
+        return self._stop_process(name, replacement, service.stop_signal)
+
+    def _stop_process(self, name: str, proc: psutil.Process, sig: int) -> bool:
+        try:
+            started = proc.create_time()
+        except psutil.NoSuchProcess:
+            return True
+        ok = stop(proc.pid, started, sig)
+        self._say(f"{name:<11} {'stopped' if ok else 'COULD NOT STOP'} pid {proc.pid}")
+        return ok
+
+    def _remove_leftovers(self, state: RunState | None, wipe: bool) -> None:
+        if state is not None and state.postgres_home:
+            kept = postgres_server.cleanup(Path(state.postgres_home), self.run_dir)
+            if kept:
+                self._say(kept)
+        elif postmaster(self.run_dir / "postgres" / "data") is None:
+            shutil.rmtree(self.run_dir / "postgres" / "data", ignore_errors=True)
+        leftovers = ["redis", "metrics"] + (["prometheus"] if wipe else [])
+        for leftover in leftovers:
+            shutil.rmtree(self.run_dir / leftover, ignore_errors=True)
+        path = RunState.path(self.run_dir)
+        if not path.is_dir():  # a directory there is the user's: not ours to delete
+            path.unlink(missing_ok=True)
 
     # -- status -------------------------------------------------------------
     def status(self) -> list[ServiceStatus]:
         state = self.state
+        self._reconcile(state)  # a server restarted by hand shows as the one now running
         rows = []
         for name, service in state.services.items():
             running = service.external or is_running(service.pid, service.started)
-            # PostgreSQL through the superuser's reserved slots: the leak may hold the rest
-            url = state.database_admin_url if name == "postgres" else service.url
+            url = _probe_url(name, state)
             healthy, detail = _probe(name, url) if running else (False, "not running")
             rows.append(
                 ServiceStatus(name, _public(service.url), service.pid, running, healthy, detail)
@@ -337,6 +449,23 @@ class NativeStack:
             return prometheus_server.target_health(service.url)
         except (requests.RequestException, KeyError, ValueError):
             return []
+
+
+def _probe_url(name: str, state: RunState) -> str:
+    """PostgreSQL through the superuser's reserved slots (the leak may hold the rest), Redis
+    as its admin user; every other server at its own URL."""
+    if name == "postgres":
+        return state.database_admin_url or state.url(name)
+    if name == "redis":
+        return state.admin_redis_url()
+    return state.url(name)
+
+
+def _name_of(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return f"pid {proc.pid}"
 
 
 def _address(url: str) -> str:

@@ -10,17 +10,47 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg2
 
+from leaklab.stack.ownership import postmaster
 from leaklab.stack.process import OsUser, StackError, start, wait_until_ready
 from webapp.schema import ensure_schema
 
-APP_ROLE = "leaklab"
+APP_ROLE = "leaklab"  # owns the database and its tables; no login
 APP_DB = "leaklab"
+MONITOR_ROLE = "leaklab_monitor"  # postgres_exporter: pg_monitor, not the superuser
 STOP_SIGNAL = signal.SIGINT  # "fast" shutdown: the leaky app's clients never disconnect
+SUPERUSER_RESERVED = 3  # PostgreSQL's default superuser_reserved_connections
+MONITOR_BUDGET = 3  # the exporter holds one; a scrape may briefly open another
+
+
+def app_role(variant: str) -> str:
+    """Each app logs in as its own role, with its own CONNECTION LIMIT."""
+    return f"{APP_ROLE}_{variant}"
+
+
+def connection_budgets(max_connections: int, workers: int, db_pool_max: int) -> dict[str, int]:
+    """Split max_connections the way production does: each app its own CONNECTION LIMIT.
+
+    The fixed app gets what its pools can hold plus one /ready check per worker and a
+    margin; the leaky app gets the rest, so however much it leaks, the fixed app keeps
+    its share (a cold pool included). The superuser's reserved slots stay for probes.
+    """
+    fixed = workers * (db_pool_max + 1) + 2
+    leaky = max_connections - SUPERUSER_RESERVED - MONITOR_BUDGET - fixed
+    if leaky < 5:
+        raise StackError(
+            f"LEAKLAB_PG_MAX_CONNECTIONS={max_connections} leaves the leaky app {leaky} "
+            f"connections once the fixed app has its {fixed} (WEB_CONCURRENCY={workers} x "
+            f"(LEAKLAB_DB_POOL_MAX={db_pool_max} + 1) + 2): raise it to at least "
+            f"{max_connections - leaky + 5}"
+        )
+    return {"leaky": leaky, "fixed": fixed}
 
 
 @dataclass(frozen=True)
@@ -28,8 +58,10 @@ class PostgresInstance:
     pid: int
     port: int
     admin_url: str
-    app_url: str
+    app_urls: Mapping[str, str]  # variant -> DSN of its own role
     data_dir: Path
+    monitor_url: str = ""
+    budgets: Mapping[str, int] = field(default_factory=dict)
 
 
 def find_bindir() -> Path:
@@ -97,17 +129,27 @@ def cluster_dir(run_dir: Path, user: OsUser | None) -> Path:
 
 
 def init_and_start(
-    run_dir: Path, port: int, max_connections: int, os_user: str = ""
+    run_dir: Path,
+    port: int,
+    max_connections: int,
+    budgets: Mapping[str, int],
+    os_user: str = "",
 ) -> tuple[PostgresInstance, subprocess.Popen[bytes]]:
-    """initdb a fresh cluster, start it on 127.0.0.1:port, create the app's role and schema."""
+    """initdb a fresh cluster, start it on 127.0.0.1:port, create the apps' roles and schema."""
     bindir = find_bindir()
     user = server_user(os_user)
     home = cluster_dir(run_dir, user)
     data = home / "data"
+    holder = postmaster(data)
+    if holder is not None:
+        raise StackError(
+            f"PostgreSQL (pid {holder.pid}) still runs on {data}; leaklab will not delete a "
+            "data directory a live server holds: stop it ('leaklab down') first"
+        )
     if data.exists():
         shutil.rmtree(data)
     log = run_dir / "logs" / "postgres.log"
-    admin_pw, app_pw = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    admin_pw = secrets.token_urlsafe(18)
     pwfile = home / "pwfile"
     pwfile.write_text(admin_pw + "\n")
     if user is not None:
@@ -131,6 +173,7 @@ def init_and_start(
         log,
         cwd=home,
         user=user,
+        run_dir=run_dir,
     )
     if initdb.wait(timeout=120) != 0:
         raise StackError(f"initdb failed; see {log}")
@@ -149,6 +192,8 @@ def init_and_start(
             "-c",
             f"max_connections={max_connections}",
             "-c",
+            f"superuser_reserved_connections={SUPERUSER_RESERVED}",
+            "-c",
             "fsync=off",
             "-c",
             "synchronous_commit=off",
@@ -158,11 +203,15 @@ def init_and_start(
         log,
         cwd=home,
         user=user,
+        run_dir=run_dir,
     )
     admin_url = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
     wait_until_ready("PostgreSQL", proc, lambda: _connects(admin_url), log)
-    app_url = bootstrap(admin_url, app_pw)
-    return PostgresInstance(proc.pid, port, admin_url, app_url, home), proc
+    app_urls, monitor_url = create_roles(admin_url, budgets)
+    instance = PostgresInstance(
+        proc.pid, port, admin_url, app_urls, home, monitor_url, dict(budgets)
+    )
+    return instance, proc
 
 
 def _connects(url: str) -> bool:
@@ -170,33 +219,88 @@ def _connects(url: str) -> bool:
     return True
 
 
-def bootstrap(admin_url: str, app_password: str) -> str:
-    """Create the app's (non-superuser) role and database, then the seeded schema."""
+def _ensure_role(cur: psycopg2.extensions.cursor, role: str, options: str) -> None:
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    verb = "ALTER" if cur.fetchone() else "CREATE"
+    cur.execute(f"{verb} ROLE {role} {options}")  # role and options are ours, never input
+
+
+def create_roles(
+    admin_url: str, budgets: Mapping[str, int], passwords: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], str]:
+    """Every role the stack needs, natively and in compose's seed: each app's login with
+    its budget, and the exporter's pg_monitor login. Returns the apps' DSNs and the monitor's.
+
+    passwords (by variant, and "monitor") are generated when not given.
+    """
+    given = passwords or {}
+    app_urls = {
+        variant: bootstrap(admin_url, variant, limit, given.get(variant))
+        for variant, limit in budgets.items()
+    }
+    return app_urls, create_monitor_role(admin_url, given.get("monitor"))
+
+
+def bootstrap(
+    admin_url: str, variant: str, connection_limit: int, password: str | None = None
+) -> str:
+    """The variant's login role (a member of the owner role, with its own connection budget),
+    the database and the seeded schema; returns the variant's DSN."""
+    password = password or secrets.token_urlsafe(18)
+    role = app_role(variant)
     conn = psycopg2.connect(admin_url, application_name="leaklab-launcher")
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(f"{verb} ROLE {APP_ROLE} LOGIN PASSWORD %s", (app_password,))
+            _ensure_role(cur, APP_ROLE, "NOLOGIN")
+            _ensure_role(cur, role, f"LOGIN CONNECTION LIMIT {int(connection_limit)}")
+            cur.execute(f"ALTER ROLE {role} PASSWORD %s", (password,))
+            cur.execute(f"GRANT {APP_ROLE} TO {role}")
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DB,))
             if cur.fetchone() is None:
                 cur.execute(f"CREATE DATABASE {APP_DB} OWNER {APP_ROLE}")
     finally:
         conn.close()
     host_part = admin_url.rsplit("@", 1)[1].rsplit("/", 1)[0]
-    app_url = f"postgresql://{APP_ROLE}:{app_password}@{host_part}/{APP_DB}"
+    app_url = f"postgresql://{role}:{quote(password, safe='')}@{host_part}/{APP_DB}"
     prepare(app_url)
     return app_url
 
 
+def create_monitor_role(admin_url: str, password: str | None = None) -> str:
+    """A pg_monitor login for postgres_exporter: it reads every backend, and can change nothing."""
+    password = password or secrets.token_urlsafe(18)
+    conn = psycopg2.connect(admin_url, application_name="leaklab-launcher")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            _ensure_role(cur, MONITOR_ROLE, f"LOGIN CONNECTION LIMIT {MONITOR_BUDGET}")
+            cur.execute(f"ALTER ROLE {MONITOR_ROLE} PASSWORD %s", (password,))
+            cur.execute(f"GRANT pg_monitor TO {MONITOR_ROLE}")
+    finally:
+        conn.close()
+    host_part = admin_url.rsplit("@", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql://{MONITOR_ROLE}:{quote(password, safe='')}@{host_part}/postgres"
+
+
 def prepare(app_url: str) -> None:
-    """Create and seed the schema the endpoints query (idempotent)."""
+    """Create and seed the schema the endpoints query (idempotent), owned by the owner role
+    when the login is a member of it (so both apps' roles read the same tables)."""
     conn = psycopg2.connect(app_url, application_name="leaklab-launcher")
     try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+            if cur.fetchone() is not None and _member_of(cur, APP_ROLE):
+                cur.execute(f"SET ROLE {APP_ROLE}")
         ensure_schema(conn)
     finally:
         conn.close()
+
+
+def _member_of(cur: psycopg2.extensions.cursor, role: str) -> bool:
+    cur.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (role,))
+    row = cur.fetchone()
+    return bool(row and row[0])
 
 
 def connections_by_app(admin_url: str) -> dict[str, int]:
@@ -213,8 +317,13 @@ def connections_by_app(admin_url: str) -> dict[str, int]:
         conn.close()
 
 
-def cleanup(data_home: Path, run_dir: Path) -> None:
-    """Remove the cluster (it holds nothing worth keeping between runs)."""
+def cleanup(data_home: Path, run_dir: Path) -> str:
+    """Remove the cluster (it holds nothing worth keeping between runs), unless a live
+    postmaster holds it; returns why it was kept ('' when removed)."""
+    holder = postmaster(data_home / "data")
+    if holder is not None:
+        return f"kept {data_home / 'data'}: PostgreSQL pid {holder.pid} still holds it"
     shutil.rmtree(data_home / "data", ignore_errors=True)
     if not data_home.is_relative_to(run_dir):
         shutil.rmtree(data_home, ignore_errors=True)
+    return ""

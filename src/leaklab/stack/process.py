@@ -18,6 +18,11 @@ import psutil
 _started: dict[int, subprocess.Popen[bytes]] = {}
 
 
+# Set in the environment of every server leaklab starts, so `down` finds them by it even
+# when state.json is gone or unreadable (children such as Gunicorn's workers inherit it).
+RUN_DIR_VAR = "LEAKLAB_STARTED_FOR"  # not LEAKLAB_RUN_DIR: a user may export that
+
+
 class StackError(RuntimeError):
     """A server could not be started or stopped; the message says what to do."""
 
@@ -71,9 +76,15 @@ def start(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     user: OsUser | None = None,
+    run_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start argv detached in its own session, output appended to log_path."""
+    """Start argv detached in its own session, output appended to log_path.
+
+    run_dir tags the process (RUN_DIR_VAR) as belonging to that stack.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    if run_dir is not None:
+        env = {**(os.environ if env is None else env), RUN_DIR_VAR: str(run_dir.absolute())}
     with open(log_path, "ab") as log:
         try:
             proc = subprocess.Popen(

@@ -41,10 +41,15 @@ def render_config(
     return config
 
 
+def data_dir(run_dir: Path) -> Path:
+    """Prometheus's history: kept across down/up (so `check --since` still works) until wiped."""
+    return run_dir / "prometheus" / "data"
+
+
 def init_and_start(
     run_dir: Path, port: int, config: Mapping[str, Any]
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start Prometheus on 127.0.0.1:port with config; return its URL and process."""
+    """Start Prometheus on 127.0.0.1:port with config, on the history kept in run_dir."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise StackError(
@@ -52,9 +57,8 @@ def init_and_start(
             "prometheus', macOS 'brew install prometheus'"
         )
     home = run_dir / "prometheus"
-    data = home / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
+    data = data_dir(run_dir)
+    data.mkdir(parents=True, exist_ok=True)
     config_path = home / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     log = run_dir / "logs" / "prometheus.log"
@@ -68,6 +72,7 @@ def init_and_start(
             "--web.enable-lifecycle",
         ],
         log,
+        run_dir=run_dir,
     )
     url = f"http://127.0.0.1:{port}"
     wait_until_ready("Prometheus", proc, lambda: _ready(url), log)

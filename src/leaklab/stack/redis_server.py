@@ -1,21 +1,43 @@
-"""A throw-away Redis on loopback: no persistence, a password, a client limit."""
+"""A throw-away Redis on loopback: no persistence, ACL users, a client limit."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
 from leaklab.stack.process import StackError, start, wait_until_ready
 
+APP_USER = "leaklab-app"
+# What the apps send, and nothing more: no FLUSHALL, KEYS, CONFIG or CLIENT LIST/KILL.
+# (Redis 7.0 has no CLIENT SETINFO; redis-py ignores its refusal.)
+APP_COMMANDS = "+hello +auth +ping +select +quit +reset +client|setname +client|getname +get +set"
+APP_RULES = f"~* resetchannels -@all {APP_COMMANDS}"  # the same in docker-compose.yml
+
+
+@dataclass(frozen=True)
+class RedisInstance:
+    admin_url: str  # the default user: probes, the exporter, server-side truth
+    app_url: str  # the apps' ACL user
+
+
+def acl_file(admin_password: str, app_password: str) -> str:
+    """The users, kept in a 0600 file so no password shows on a command line."""
+    return (
+        f"user default on >{admin_password} ~* &* +@all\n"
+        f"user {APP_USER} on >{app_password} {APP_RULES}\n"
+    )
+
 
 def init_and_start(
     run_dir: Path, port: int, maxclients: int
-) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start redis-server on 127.0.0.1:port; return its URL and process."""
+) -> tuple[RedisInstance, subprocess.Popen[bytes]]:
+    """Start redis-server on 127.0.0.1:port; return its URLs and process."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise StackError(
@@ -24,7 +46,11 @@ def init_and_start(
         )
     home = run_dir / "redis"
     home.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(18)
+    password, app_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    users = home / "users.acl"
+    fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(acl_file(password, app_password))
     log = run_dir / "logs" / "redis.log"
     proc = start(
         [
@@ -43,18 +69,20 @@ def init_and_start(
             "no",
             "--protected-mode",
             "yes",
-            "--requirepass",
-            password,
+            "--aclfile",
+            str(users),
             "--maxclients",
             str(maxclients),
             "--logfile",
             "",
         ],
         log,
+        run_dir=run_dir,
     )
     url = f"redis://:{password}@127.0.0.1:{port}/0"
-    wait_until_ready("Redis", proc, lambda: bool(_ping(url)), log)
-    return url, proc
+    app_url = f"redis://{APP_USER}:{app_password}@127.0.0.1:{port}/0"
+    wait_until_ready("Redis", proc, lambda: bool(_ping(app_url)), log)
+    return RedisInstance(url, app_url), proc
 
 
 def _ping(url: str) -> bool:

@@ -14,7 +14,7 @@ from leaklab.stack.state import RunState
 def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) -> None:
     """With LEAKLAB_DATABASE_URL/REDIS_URL set, only the apps and Prometheus are started."""
     settings = private_settings(
-        tmp_path, database_url=state.url("postgres"), redis_url=state.url("redis")
+        tmp_path, database_url=state.url("postgres"), redis_url=state.admin_redis_url()
     )
     second = NativeStack(settings)
     try:
@@ -35,7 +35,9 @@ def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) ->
 
 def test_down_stops_every_process_of_an_app(stack: NativeStack, tmp_path: Path) -> None:
     settings = private_settings(
-        tmp_path, database_url=stack.state.url("postgres"), redis_url=stack.state.url("redis")
+        tmp_path,
+        database_url=stack.state.url("postgres"),
+        redis_url=stack.state.admin_redis_url(),
     )
     other = NativeStack(settings)
     state = other.up()
@@ -44,4 +46,7 @@ def test_down_stops_every_process_of_an_app(stack: NativeStack, tmp_path: Path) 
     assert len(family) == 1 + settings.workers
     other.down()
     assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
+    # logs and Prometheus's history stay; --wipe removes the history
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "prometheus", "stack.lock"]
+    other.down(wipe=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "stack.lock"]

@@ -20,7 +20,7 @@ def test_snapshot_draws_leaky_climbing_and_fixed_flat_with_checks_verdicts(
     view.run_started_now()
     for _ in range(12):  # a steady trickle, so there are points to fit
         for variant in ("leaky", "fixed"):
-            burst(state.url(variant), 8)
+            burst(state.url(variant), 5)  # 60 in all: within the leaky role's budget
         time.sleep(step)
     time.sleep(2 * step + 0.5)
     snapshot = view.snapshot()
@@ -34,7 +34,8 @@ def test_snapshot_draws_leaky_climbing_and_fixed_flat_with_checks_verdicts(
     held_by_app = {app: charts["db"]["series"][app][0] for app in ("leaky", "fixed")}
     leaky = [v for v in held_by_app["leaky"] if v is not None]
     fixed = [v for v in held_by_app["fixed"] if v is not None]
-    assert leaky[0] <= 2 and leaky[-1] >= 80, leaky  # one per request, kept
+    assert state.connection_limits["leaky"] > 60
+    assert leaky[0] <= 2 and leaky[-1] >= 50, leaky  # one per request, kept
     assert max(fixed) <= stack.settings.workers * stack.settings.db_pool_max
     # the pool line exists for fixed only: the leaky app has no pool
     pool_max = charts["pool"]["series"]
