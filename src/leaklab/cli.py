@@ -23,10 +23,10 @@ from rich.table import Table
 from leaklab.load import LoadPlan, check_ready, reports, seconds, stack_plan
 from leaklab.load import run as run_load
 from leaklab.measure import Holdings, holdings, reset
-from leaklab.settings import VARIANTS, SettingsError, StackSettings
+from leaklab.settings import VARIANTS, SettingsError, StackSettings, role_passwords
 from leaklab.stack import NativeStack, StackError
 from leaklab.stack.native import LOAD_JOBS
-from leaklab.stack.postgres_server import prepare
+from leaklab.stack.postgres_server import app_role, connection_budgets, create_roles, prepare
 from leaklab.stack.state import CorruptState, RunState
 from leaklab.stages import duration, shape_names
 from leaklab.talk import Talk, TalkPlan
@@ -212,10 +212,16 @@ def status(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option(
+    "--wipe",
+    is_flag=True,
+    help="Also delete Prometheus's history (kept by default, so `check --since` still works "
+    "after the next `up`).",
+)
 @click.pass_context
 @clean_errors
-def down(ctx: click.Context) -> None:
-    """Stop everything `up` started; keep the logs and the load reports.
+def down(ctx: click.Context, wipe: bool) -> None:
+    """Stop everything `up` started; keep the logs, the load reports and Prometheus's history.
 
     With a corrupt state.json it still stops what belongs to the run directory (found by
     the tag leaklab gives its servers), then exits 2 with one line: the state is gone, so
@@ -228,7 +234,7 @@ def down(ctx: click.Context) -> None:
     except CorruptState as exc:
         corrupt = exc
     try:
-        results = stack.down()
+        results = stack.down(wipe=wipe)
     except OSError as exc:
         if corrupt is None:
             raise
@@ -250,7 +256,8 @@ def down(ctx: click.Context) -> None:
     if not results:
         console.print(f"Nothing running from {stack.run_dir}.")
         return
-    console.print(f"Stopped. Logs are in {stack.run_dir / 'logs'}.")
+    kept = "" if wipe else "; Prometheus's history stays ('leaklab down --wipe' deletes it)"
+    console.print(f"Stopped. Logs are in {stack.run_dir / 'logs'}{kept}.")
 
 
 @main.command()
@@ -785,13 +792,30 @@ def _parse_resources(specs: tuple[str, ...]) -> tuple[Resource, ...]:
 
 
 @main.command()
+@click.option(
+    "--roles",
+    is_flag=True,
+    help="LEAKLAB_DATABASE_URL is a superuser's: first create each app's role with its "
+    "connection budget and the exporter's pg_monitor role, with the passwords in "
+    "LEAKLAB_LEAKY_DB_PASSWORD, LEAKLAB_FIXED_DB_PASSWORD and LEAKLAB_MONITOR_DB_PASSWORD "
+    "(what docker compose runs).",
+)
 @clean_errors
-def seed() -> None:
+def seed(roles: bool) -> None:
     """Create and seed the tables the apps query, at LEAKLAB_DATABASE_URL (idempotent)."""
-    url = StackSettings.from_env(os.environ).database_url
+    settings = StackSettings.from_env(os.environ)
+    url = settings.database_url
     if not url:
         raise SettingsError("LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)")
-    prepare(url)
+    if roles:
+        budgets = connection_budgets(
+            settings.pg_max_connections, settings.workers, settings.db_pool_max
+        )
+        create_roles(url, budgets, role_passwords(os.environ))
+        limits = ", ".join(f"{app_role(v)} {n}" for v, n in budgets.items())
+        console.print(f"Roles ready (connection limits: {limits}).")
+    else:
+        prepare(url)
     console.print("Schema ready.")
 
 

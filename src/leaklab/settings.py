@@ -190,3 +190,19 @@ class StackSettings:
             prometheus_url=_url(env, "LEAKLAB_PROMETHEUS_URL", ("http", "https")),
             admin_token=env.get("LEAKLAB_ADMIN_TOKEN", "").strip(),
         )
+
+
+# `leaklab seed --roles` (docker compose): the passwords of the roles it creates.
+ROLE_PASSWORD_VARS = {
+    "leaky": "LEAKLAB_LEAKY_DB_PASSWORD",
+    "fixed": "LEAKLAB_FIXED_DB_PASSWORD",
+    "monitor": "LEAKLAB_MONITOR_DB_PASSWORD",
+}
+
+
+def role_passwords(env: Mapping[str, str]) -> dict[str, str]:
+    """The roles' passwords, by variant and "monitor"; each must be set (no default)."""
+    missing = [var for var in ROLE_PASSWORD_VARS.values() if not env.get(var, "").strip()]
+    if missing:
+        raise SettingsError(f"{', '.join(missing)} must be set: the roles' passwords")
+    return {role: env[var].strip() for role, var in ROLE_PASSWORD_VARS.items()}

@@ -13,6 +13,8 @@ import yaml
 from dockerfile_parse import DockerfileParser
 
 from leaklab.paths import REPO
+from leaklab.stack.postgres_server import MONITOR_ROLE, app_role
+from leaklab.stack.redis_server import APP_RULES, APP_USER
 
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "tests" / "schemas" / "compose-spec.json"
@@ -91,8 +93,11 @@ def test_secrets_must_be_set_rather_than_defaulted() -> None:
     text = COMPOSE.read_text()
     for secret in (
         "POSTGRES_PASSWORD",
-        "LEAKLAB_DB_PASSWORD",
+        "LEAKLAB_LEAKY_DB_PASSWORD",
+        "LEAKLAB_FIXED_DB_PASSWORD",
+        "LEAKLAB_MONITOR_DB_PASSWORD",
         "REDIS_PASSWORD",
+        "REDIS_APP_PASSWORD",
         "GF_SECURITY_ADMIN_PASSWORD",
         "LEAKLAB_ADMIN_TOKEN",
     ):
@@ -126,9 +131,32 @@ def test_the_dockerfile_parses_and_copies_files_that_exist() -> None:
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
 
 
-def test_the_postgres_init_script_is_executable() -> None:
-    for script in (REPO / "services" / "postgres-init").glob("*.sh"):
-        assert script.stat().st_mode & 0o111, script
+def test_each_app_has_its_own_database_role_and_the_exporter_a_monitor_role(
+    compose: dict[str, Any],
+) -> None:
+    services = _services(compose)
+    for variant in ("leaky", "fixed"):
+        url = services[variant]["environment"]["LEAKLAB_DATABASE_URL"]
+        assert url.startswith(f"postgresql://{app_role(variant)}:"), url
+    exporter = services["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"]
+    assert exporter.startswith(f"postgresql://{MONITOR_ROLE}:")
+    assert services["seed"]["command"] == ["leaklab", "seed", "--roles"]
+    assert services["postgres-exporter"]["depends_on"]["seed"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+
+def test_the_apps_redis_user_has_the_commands_the_native_stack_gives_it(
+    compose: dict[str, Any],
+) -> None:
+    command = _services(compose)["redis"]["command"]
+    start = command.index("--user") + 1
+    end = next(i for i in range(start, len(command)) if command[i].startswith("--"))
+    name, on, _password, *rules = command[start:end]
+    assert (name, on) == (APP_USER, "on")
+    assert rules == APP_RULES.split()
+    url = _services(compose)["leaky"]["environment"]["LEAKLAB_REDIS_URL"]
+    assert url.startswith(f"redis://{APP_USER}:")
 
 
 def test_the_dockerignore_keeps_local_state_out() -> None:
