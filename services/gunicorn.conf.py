@@ -38,6 +38,7 @@ loglevel = "info"
 
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
     gunicorn_hooks.limit_open_files(_settings.worker_nofile)
+    gunicorn_hooks.json_errors()
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]

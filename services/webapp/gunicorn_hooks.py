@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import signal
+import socket
 import threading
 from typing import Any
+
+from gunicorn import util
 
 from webapp.multiproc import retire_worker
 from webapp.state import RESET_SIGNAL, Resources
@@ -16,6 +20,25 @@ def limit_open_files(nofile: int) -> None:
     if nofile:
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(nofile, hard), hard))
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """Gunicorn's answer to a request it cannot parse (a bad header, an overlong line), as
+    JSON like every other error of the apps instead of its HTML page. The client's own
+    bytes that Gunicorn echoes are cut short: echo, never amplify."""
+    text = mesg or reason
+    shown = text[:200] + ("..." if len(text) > 200 else "")
+    body = json.dumps({"error": shown, "status": status_int})  # ASCII: non-ASCII is escaped
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, (head + body).encode("latin1"))
+
+
+def json_errors() -> None:
+    """Make Gunicorn's parse errors JSON in this worker (its workers call util.write_error)."""
+    util.write_error = write_json_error
 
 
 def worker_ready(worker: Any) -> None:

@@ -1,5 +1,8 @@
 """What a client of either app sees: real work, validation, JSON errors, a guarded reset."""
 
+import json
+import socket
+
 import pytest
 import requests
 from extra_app import ExtraAppFactory
@@ -130,3 +133,38 @@ def test_unreachable_backends_answer_503_without_their_addresses(
         assert "127.0.0.1" not in response.text and str(pg_port) not in response.text
         assert str(redis_port) not in response.text
     assert f"port {pg_port} failed" in log and f"127.0.0.1:{redis_port}" in log
+
+
+def _raw(url: str, request: bytes) -> tuple[int, str, str]:
+    """Send bytes no HTTP library would; return the status, content type and body."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode("latin1").partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers["Content-Type"], body
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: \x7f\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    ],
+    ids=["control character in a header", "space in a header name", "overlong line", "BREW"],
+)
+def test_requests_gunicorn_cannot_parse_get_json_too(
+    state: RunState, variant: str, request_bytes: bytes, status: int
+) -> None:
+    """Gunicorn answers these itself, before Flask: it sent an HTML page."""
+    got, content_type, body = _raw(state.url(variant), request_bytes)
+    assert (got, content_type) == (status, "application/json"), body
+    parsed = json.loads(body)
+    assert parsed["status"] == status and parsed["error"] and len(body) < 400
