@@ -1,7 +1,7 @@
 """`leaklab talk`: the story on stage, one stage per Enter (or timed, with --auto).
 
 1) the leak and the fix in code, 2) the load at both apps and the URLs, 3) the leaky
-connections climbing and the fixed ones flat, 4) the leaky app at max_connections
+connections climbing and the fixed ones flat, 4) the leaky app at its connection limit
 answering 503s, 5) the verdict, 6) a reset, so the talk can run again. Everything runs
 on 127.0.0.1: no network needed.
 """
@@ -301,17 +301,19 @@ class Talk:
 
     def _show_saturation(self, response: requests.Response | None) -> None:
         held = holdings(self.state, "leaky")
-        limit = self.settings.pg_max_connections
+        # the leaky app's own share of max_connections: its role's CONNECTION LIMIT
+        limit = self.state.connection_limits.get("leaky", self.settings.pg_max_connections)
         if response is None:
             self.console.print(
-                f"[yellow]The leaky app has not reached max_connections ({limit}) yet[/yellow]: "
-                f"PostgreSQL holds {held.db_server} of its connections."
+                f"[yellow]The leaky app has not reached its connection limit ({limit}) "
+                f"yet[/yellow]: PostgreSQL holds {held.db_server} of its connections."
             )
             return
         self.console.print(
             f"PostgreSQL holds [bold red]{held.db_server}[/bold red] connections for the leaky "
-            f"app (max_connections {limit}, a few kept for superusers), every one idle in "
-            f"transaction. Redis: [bold red]{held.redis_server}[/bold red] clients."
+            f"app (its role's CONNECTION LIMIT {limit} of max_connections "
+            f"{self.settings.pg_max_connections}), every one idle in transaction. "
+            f"Redis: [bold red]{held.redis_server}[/bold red] clients."
         )
         self.console.print("GET /api/database on the leaky app now answers:")
         self.console.print_json(response.text)

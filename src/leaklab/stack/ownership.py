@@ -19,8 +19,6 @@ import psutil
 
 from leaklab.stack.process import RUN_DIR_VAR, StackError
 
-LOCK_NAME = "stack.lock"
-
 
 def tagged(run_dir: Path) -> list[psutil.Process]:
     """Live processes started for run_dir (by the environment tag), session leaders first."""
@@ -81,9 +79,12 @@ def postmaster(data_dir: Path) -> psutil.Process | None:
 
 @contextmanager
 def run_lock(run_dir: Path, say: Callable[[str], None], timeout: float = 300.0) -> Iterator[None]:
-    """Hold the run directory's lock: a second `up` waits for the first instead of racing it."""
+    """Hold the run directory's lock: a second `up` waits for the first instead of racing it.
+
+    The lock is an flock on the directory itself: no lock file to leave behind.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -97,7 +98,7 @@ def run_lock(run_dir: Path, say: Callable[[str], None], timeout: float = 300.0) 
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         raise StackError(
-                            f"another leaklab still holds {run_dir / LOCK_NAME} after "
+                            f"another leaklab still holds the lock on {run_dir} after "
                             f"{timeout:.0f} s; see 'leaklab status'"
                         ) from None
                     time.sleep(0.2)

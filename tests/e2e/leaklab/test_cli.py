@@ -161,8 +161,13 @@ def test_down_leaves_nothing_running_and_only_logs(
         for pid in pids
         if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
-    assert sorted(p.name for p in run_dir.iterdir()) == ["load", "logs"]  # reports stay
+    # reports, logs and Prometheus's history stay (issue #12: `check --since` after up)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["load", "logs", "prometheus"]
+    assert "Prometheus's history stays" in " ".join(result.stdout.split())
     assert {p.name for p in (run_dir / "logs").iterdir()} >= {"postgres.log", "leaky.log"}
+    wiped = run(env, "down", "--wipe")
+    assert wiped.returncode == 0, wiped.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == ["load", "logs"]
     again = run(env, "status")
     assert again.returncode == 2 and "no stack" in again.stderr
 

@@ -47,6 +47,6 @@ def test_down_stops_every_process_of_an_app(stack: NativeStack, tmp_path: Path) 
     other.down()
     assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     # logs and Prometheus's history stay; --wipe removes the history
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "prometheus", "stack.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "prometheus"]
     other.down(wipe=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "stack.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
