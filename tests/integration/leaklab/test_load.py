@@ -144,7 +144,8 @@ def test_headless_run_loads_both_apps_alike_and_exports_its_figures(
     assert "leaky /api/database" in (run_dir / "report.html").read_text()
     counts = requests_per_app(run_dir)
     assert counts["leaky"] > 100 and counts["fixed"] > 100
-    assert abs(counts["leaky"] - counts["fixed"]) <= 0.05 * max(counts.values())
+    # alike, not equal: a leaky request that opens its connections can outlast the pace
+    assert abs(counts["leaky"] - counts["fixed"]) <= 0.10 * max(counts.values())
 
     # the stack's Prometheus scraped Locust's master (its series went stale when it stopped)
     query = f"{state.url('prometheus')}/api/v1/query"
