@@ -17,7 +17,9 @@ class PooledConnections:
     """A bounded pool shared by the worker's threads; every connection goes back in `release`.
 
     psycopg2's pool refuses at once when all are out; the semaphore makes a request wait
-    for one instead, as long as the wait stays short (then: a 503 naming db_pool).
+    for one instead, as long as the wait stays short (then: a 503 naming db_pool). Fixed
+    size, as HikariCP advises: all connections open at the first request, so the count is
+    flat from then on instead of rising with the load's peaks (which reads as a leak).
     """
 
     def __init__(self, dsn: str, name: str, max_connections: int) -> None:
@@ -29,8 +31,25 @@ class PooledConnections:
         # connect lazy (after the fork, at the first request), then up to max stay open.
         self._pool.minconn = max_connections
         self._free = threading.BoundedSemaphore(max_connections)
+        self._filled = False
+        self._filling = threading.Lock()
+
+    def _fill(self) -> None:
+        with self._filling:
+            if self._filled:
+                return
+            opened = []
+            try:
+                for _ in range(self._max):
+                    opened.append(self._pool.getconn())  # FIX: fixed size, opened once
+                self._filled = True
+            finally:
+                for conn in opened:
+                    self._pool.putconn(conn)
 
     def acquire(self) -> connection:
+        if not self._filled:
+            self._fill()
         if not self._free.acquire(timeout=POOL_WAIT_SECONDS):  # FIX: wait for a free one
             raise PoolError(f"all {self._max} connections in use for {POOL_WAIT_SECONDS} s")
         try:
@@ -63,8 +82,8 @@ class PooledConnections:
 class SharedClient:
     """One Redis client for the whole worker, on a bounded pool its threads wait on.
 
-    Built in create_app, before any request thread runs: nothing to build lazily, so
-    nothing to lock. redis-py's client and pool are thread-safe.
+    Built in create_app, before any request thread runs. redis-py's client and pool are
+    thread-safe. Fixed size like the PostgreSQL pool: filled at the first request.
     """
 
     def __init__(self, url: str, name: str, max_connections: int) -> None:
@@ -73,9 +92,27 @@ class SharedClient:
         )
         self._client = redis.Redis(connection_pool=pool)  # FIX: one client, one bounded pool
         self._max = max_connections
+        self._filled = False
+        self._filling = threading.Lock()
 
     def client(self) -> redis.Redis:
+        if not self._filled:
+            self._fill()
         return self._client
+
+    def _fill(self) -> None:
+        pool = self._client.connection_pool
+        with self._filling:
+            if self._filled:
+                return
+            opened = []
+            try:
+                for _ in range(self._max):
+                    opened.append(pool.get_connection())
+                self._filled = True
+            finally:
+                for conn in opened:
+                    pool.release(conn)
 
     def open_connections(self) -> int:
         return redis_pool_connections(self._client.connection_pool)
