@@ -285,13 +285,17 @@ def create_monitor_role(admin_url: str, password: str | None = None) -> str:
 
 def prepare(app_url: str) -> None:
     """Create and seed the schema the endpoints query (idempotent), owned by the owner role
-    when the login is a member of it (so both apps' roles read the same tables)."""
+    in the database it owns (so both apps' roles read the same tables); elsewhere (a
+    server the user gives) as the login itself."""
     conn = psycopg2.connect(app_url, application_name="leaklab-launcher")
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
-            if cur.fetchone() is not None and _member_of(cur, APP_ROLE):
-                cur.execute(f"SET ROLE {APP_ROLE}")
+            cur.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+            )
+            owner = cur.fetchone()
+            if owner is not None and owner[0] == APP_ROLE and _member_of(cur, APP_ROLE):
+                cur.execute(f"SET ROLE {APP_ROLE}")  # the database is ours: so are its tables
         ensure_schema(conn)
     finally:
         conn.close()

@@ -14,7 +14,10 @@ from leaklab.stack.state import RunState
 def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) -> None:
     """With LEAKLAB_DATABASE_URL/REDIS_URL set, only the apps and Prometheus are started."""
     settings = private_settings(
-        tmp_path, database_url=state.url("postgres"), redis_url=state.admin_redis_url()
+        # the admin URL: each role's CONNECTION LIMIT is the session stack's own app's
+        tmp_path,
+        database_url=state.database_admin_url,
+        redis_url=state.admin_redis_url(),
     )
     second = NativeStack(settings)
     try:
