@@ -8,7 +8,7 @@ import redis
 from psycopg2.extensions import connection
 from psycopg2.pool import PoolError, ThreadedConnectionPool
 
-from webapp.resources import pg_pool_connections, redis_pool_connections
+from webapp.resources import FillOnce, pg_pool_connections, redis_pool_connections
 
 POOL_WAIT_SECONDS = 5
 
@@ -31,25 +31,11 @@ class PooledConnections:
         # connect lazy (after the fork, at the first request), then up to max stay open.
         self._pool.minconn = max_connections
         self._free = threading.BoundedSemaphore(max_connections)
-        self._filled = False
-        self._filling = threading.Lock()
-
-    def _fill(self) -> None:
-        with self._filling:
-            if self._filled:
-                return
-            opened = []
-            try:
-                for _ in range(self._max):
-                    opened.append(self._pool.getconn())  # FIX: fixed size, opened once
-                self._filled = True
-            finally:
-                for conn in opened:
-                    self._pool.putconn(conn)
+        fill = FillOnce(self._pool.getconn, self._pool.putconn, max_connections)
+        self._fill = fill  # FIX: fixed size, all opened at the first request
 
     def acquire(self) -> connection:
-        if not self._filled:
-            self._fill()
+        self._fill()
         if not self._free.acquire(timeout=POOL_WAIT_SECONDS):  # FIX: wait for a free one
             raise PoolError(f"all {self._max} connections in use for {POOL_WAIT_SECONDS} s")
         try:
@@ -92,27 +78,11 @@ class SharedClient:
         )
         self._client = redis.Redis(connection_pool=pool)  # FIX: one client, one bounded pool
         self._max = max_connections
-        self._filled = False
-        self._filling = threading.Lock()
+        self._fill = FillOnce(pool.get_connection, pool.release, max_connections)
 
     def client(self) -> redis.Redis:
-        if not self._filled:
-            self._fill()
+        self._fill()
         return self._client
-
-    def _fill(self) -> None:
-        pool = self._client.connection_pool
-        with self._filling:
-            if self._filled:
-                return
-            opened = []
-            try:
-                for _ in range(self._max):
-                    opened.append(pool.get_connection())
-                self._filled = True
-            finally:
-                for conn in opened:
-                    pool.release(conn)
 
     def open_connections(self) -> int:
         return redis_pool_connections(self._client.connection_pool)

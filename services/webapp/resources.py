@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import errno
 import resource
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
 import psycopg2
@@ -95,6 +96,36 @@ def ensure_fd_headroom(headroom: int) -> None:
         raise ResourceExhausted(
             "worker_open_files", f"{used} of {soft} file descriptors open (ulimit -n)"
         )
+
+
+class FillOnce:
+    """Opens all of a fixed-size pool's connections once, at the first request (thread-safe).
+
+    A pool that grows with the load's peaks reads as a leak; HikariCP's advice is a fixed
+    size. A failed connect gives back what was opened and tries again next time.
+    """
+
+    def __init__(
+        self, take: Callable[[], Any], give_back: Callable[[Any], None], count: int
+    ) -> None:
+        self._take, self._give_back, self._count = take, give_back, count
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        if self._done:
+            return
+        with self._lock:
+            if self._done:
+                return
+            opened = []
+            try:
+                for _ in range(self._count):
+                    opened.append(self._take())
+                self._done = True
+            finally:
+                for conn in opened:
+                    self._give_back(conn)
 
 
 def redis_pool_connections(pool: redis.ConnectionPool) -> int:
