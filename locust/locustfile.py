@@ -1,4 +1,4 @@
-"""Both apps under the same load: one task mix, one user class per app.
+"""Both apps under the same load: one task mix (one task per scenario), one user class per app.
 
 Run through `leaklab load` (which passes --leaky-host/--fixed-host), or directly:
     locust -f locust/locustfile.py --config locust/locust.conf \
@@ -7,16 +7,17 @@ Run through `leaklab load` (which passes --leaky-host/--fixed-host), or directly
 
 from __future__ import annotations
 
-import random
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 import leaks_view
 import locust_exporter
 import run_outcome
-from locust import HttpUser, constant_pacing, events, task
+from locust import HttpUser, constant_pacing, events
 from locust.env import Environment
 from locust.runners import WorkerRunner
+from task_mix import Task, task_mix
 
 
 def judge(response: Any, expected_key: str) -> None:
@@ -34,25 +35,26 @@ def judge(response: Any, expected_key: str) -> None:
         response.failure(f"HTTP {response.status_code}: {text}")
 
 
+def _run(task: Task) -> Callable[[LeakLabUser], None]:
+    def run(user: LeakLabUser) -> None:
+        user.get(task.path, task.params(), task.expects)
+
+    run.__name__ = task.name
+    return run
+
+
 class LeakLabUser(HttpUser):
     """The shared task mix; subclasses only say which app they load."""
 
     abstract = True
     app = ""
+    tasks = {_run(t): t.weight for t in task_mix()}  # the metaclass turns weights into a list
 
     def wait_time(self) -> float:
         pacing = constant_pacing(self.environment.parsed_options.pace)
         return float(pacing(self))
 
-    @task(3)
-    def look_up_product(self) -> None:
-        self._get("/api/database", {"id": random.randint(1, 1000)}, expected_key="id")
-
-    @task(2)
-    def read_through_cache(self) -> None:
-        self._get("/api/redis", {"key": f"product:{random.randint(1, 200)}"}, expected_key="value")
-
-    def _get(self, path: str, params: dict[str, Any], expected_key: str) -> None:
+    def get(self, path: str, params: dict[str, Any], expected_key: str) -> None:
         with self.client.get(
             path, params=params, name=f"{self.app} {path}", catch_response=True
         ) as response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from leaklab.scenarios import SCENARIOS, Scenario
 from leaklab.settings import AppSettings
 
 if TYPE_CHECKING:
@@ -31,14 +33,26 @@ def path(request: Request) -> str:
     return request.url_rule.rule if request.url_rule else "<unmatched>"
 
 
+def named(spec: str) -> Any:
+    """The object a registry string names: "webapp.leaky:ConnectionPerRequest"."""
+    module, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def strategy(scenario: Scenario, settings: AppSettings) -> Any:
+    """The variant's class of one scenario, built with the settings the scenario names."""
+    cls = named(scenario.leaky if settings.variant == "leaky" else scenario.fixed)
+    return cls(*(getattr(settings, name) for name in scenario.settings))
+
+
 def create_app(settings: AppSettings | None = None) -> Flask:
     """Build the app for one variant; every connection is made lazily, after the fork."""
-    from webapp import fixed, leaky, metrics, views
-    from webapp.resources import EXHAUSTIBLE, ResourceExhausted
+    from webapp import metrics, views
+    from webapp.resources import ResourceExhausted
     from webapp.state import Resources
 
     settings = settings or AppSettings.from_env(os.environ)
-    strategies = leaky if settings.variant == "leaky" else fixed
+    scenarios = list(SCENARIOS)
 
     app = Flask(__name__)
     app.config.update(
@@ -48,10 +62,11 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         CACHE_TTL=settings.cache_ttl_seconds,
         FD_HEADROOM=settings.fd_headroom,
         METRICS_REGISTRY=CollectorRegistry(auto_describe=True),
+        PARAMETERS={f"scenario.{s.name}": (s.request.param,) for s in scenarios},
     )
     resources = Resources(
-        db=strategies.Database(settings.database_url, settings.app_name, settings.db_pool_max),
-        cache=strategies.Cache(settings.redis_url, settings.app_name, settings.redis_pool_max),
+        scenarios=scenarios,
+        strategies={s.name: strategy(s, settings) for s in scenarios},
         multiproc_dir=settings.multiproc_dir,
         metrics=settings.metrics,
     )
@@ -59,8 +74,11 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     resources.publish()
 
     if settings.metrics:  # off only to measure what the metrics cost (bench/)
-        for resource in EXHAUSTIBLE:  # every series exists from the start, at 0
+        for resource in SCENARIOS.exhaustible():  # every series exists from the start, at 0
             metrics.EXHAUSTED.labels(resource=resource)
+        for scenario in scenarios:  # a scenario registered after import (tests) too
+            for spec in scenario.all_gauges:
+                metrics.gauge(spec)
         PrometheusMetrics(
             app,
             path=None,
@@ -70,6 +88,14 @@ def create_app(settings: AppSettings | None = None) -> Flask:
             excluded_paths=["^/metrics$"],
         )
     app.register_blueprint(views.bp)
+    for scenario in scenarios:
+        app.add_url_rule(
+            scenario.endpoint,
+            endpoint=f"scenario.{scenario.name}",
+            view_func=named(scenario.view),
+            methods=["GET"],
+        )
+    app.before_request(views.check_parameters)
 
     @app.before_request
     def _started() -> None:
@@ -77,16 +103,9 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         g.counted = True  # finished once, by the teardown of this request's context only
 
     @app.teardown_appcontext
-    def _release(exc: BaseException | None) -> None:
-        try:
-            conn = g.pop("db_conn", None)
-            if conn is not None:
-                resources.db.release(conn)
-        except Exception:  # noqa: BLE001 - the response is made; the count must still drop
-            app.logger.exception("releasing the request's database connection failed")
-        finally:
-            if g.pop("counted", False):
-                resources.request_finished()
+    def _finished(exc: BaseException | None) -> None:
+        if g.pop("counted", False):
+            resources.request_finished()
 
     app.register_error_handler(ResourceExhausted, views.exhausted)
     app.register_error_handler(psycopg2.Error, partial(views.unavailable, "postgresql"))

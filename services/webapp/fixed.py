@@ -95,7 +95,3 @@ class SharedClient:
 
     def reset(self) -> int:
         return 0  # nothing leaked, nothing to release
-
-
-Database = PooledConnections
-Cache = SharedClient

@@ -72,7 +72,3 @@ class ClientPerRequest:
             client.connection_pool.disconnect()
         del _clients[: len(held)]
         return released
-
-
-Database = ConnectionPerRequest
-Cache = ClientPerRequest

@@ -1,7 +1,7 @@
 """The metric contract, multiprocess-correct under Gunicorn.
 
-Gauges are defined once at import (the factory runs many times in tests) and use
-`live*` modes so a dead worker's share vanishes with `mark_process_dead`.
+The gauges are the registry's (leaklab.scenarios): named there, created here once per
+process, in `live*` modes so a dead worker's share vanishes with `mark_process_dead`.
 Per-worker RSS, fds and threads are read at scrape time for every live worker.
 """
 
@@ -15,48 +15,31 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
+from leaklab import scenarios
 from webapp.multiproc import RetireSafeCollector, read_metrics
 
-DB_OPEN = Gauge(
-    "leaklab_db_connections_open",
-    "PostgreSQL connections the app holds open",
-    multiprocess_mode="livesum",
-)
-DB_POOL_MAX = Gauge(
-    "leaklab_db_pool_max",
-    "Capacity of the app's PostgreSQL pools, summed over workers (0: no pool)",
-    multiprocess_mode="livesum",
-)
-DB_POOL_IN_USE = Gauge(
-    "leaklab_db_pool_in_use",
-    "PostgreSQL connections checked out by requests",
-    multiprocess_mode="livesum",
-)
-REDIS_OPEN = Gauge(
-    "leaklab_redis_connections_open",
-    "Redis connections the app holds open",
-    multiprocess_mode="livesum",
-)
-REDIS_POOL_MAX = Gauge(
-    "leaklab_redis_pool_max",
-    "Capacity of the app's Redis connection pools, summed over workers (0: unbounded)",
-    multiprocess_mode="livesum",
-)
+_GAUGES: dict[str, Gauge] = {}
+
+
+def gauge(spec: scenarios.Gauge) -> Gauge:
+    """The prometheus-client gauge of a registry figure, created once per process.
+
+    `livesum`: a dead worker's share vanishes with `mark_process_dead`.
+    """
+    if spec.suffix not in _GAUGES:
+        _GAUGES[spec.suffix] = Gauge(spec.name, spec.help, multiprocess_mode="livesum")
+    return _GAUGES[spec.suffix]
+
+
+for _spec in scenarios.SCENARIOS.gauges():  # defined at import: the factory runs many times
+    gauge(_spec)
+
 EXHAUSTED = Counter(
-    "leaklab_exhausted",
+    scenarios.EXHAUSTED,
     "Requests refused with a 503 because a resource was exhausted",
     ["resource"],
 )
-REDIS_POOLS = Gauge(
-    "leaklab_redis_pools",
-    "Live redis-py connection pools",
-    multiprocess_mode="livesum",
-)
-RESETS = Gauge(
-    "leaklab_worker_resets",
-    "Resets (POST /admin/reset) each live worker has carried out",
-    multiprocess_mode="liveall",
-)
+RESETS = Gauge(scenarios.RESETS.name, scenarios.RESETS.help, multiprocess_mode="liveall")
 
 
 class WorkerProcessCollector(Collector):
@@ -75,14 +58,9 @@ class WorkerProcessCollector(Collector):
             return [psutil.Process()]
 
     def collect(self) -> Iterator[Metric]:
-        rss = GaugeMetricFamily(
-            "leaklab_worker_resident_memory_bytes", "RSS of each live worker", labels=["pid"]
-        )
-        fds = GaugeMetricFamily(
-            "leaklab_worker_open_fds", "Open file descriptors of each live worker", labels=["pid"]
-        )
-        threads = GaugeMetricFamily(
-            "leaklab_worker_threads", "Threads of each live worker", labels=["pid"]
+        rss, fds, threads = (
+            GaugeMetricFamily(spec.name, spec.help, labels=["pid"])
+            for spec in (scenarios.WORKER_RSS, scenarios.WORKER_FDS, scenarios.WORKER_THREADS)
         )
         for proc in self._workers():
             try:
@@ -142,5 +120,5 @@ def resets_by_worker(multiproc_dir: str) -> dict[int, float]:
     return {
         int(sample.labels["pid"]): sample.value
         for sample in _samples(multiproc_dir)
-        if sample.name == "leaklab_worker_resets"
+        if sample.name == scenarios.RESETS.name
     }

@@ -20,9 +20,6 @@ import psycopg2.pool
 import redis
 from psycopg2.extensions import connection
 
-# What ResourceExhausted can name: the `resource` of the 503 body and of leaklab_exhausted_total.
-EXHAUSTIBLE = ("postgresql_max_connections", "db_pool", "redis_maxclients", "worker_open_files")
-
 
 class ResourceExhausted(Exception):
     """A limit was reached: answered as a JSON 503 naming the resource."""
@@ -33,7 +30,19 @@ class ResourceExhausted(Exception):
         self.detail = detail
 
 
-class Database(Protocol):
+class Strategy(Protocol):
+    """What every scenario's leaky and fixed class does besides its own work.
+
+    Built once per worker with the AppSettings attributes its scenario names; the
+    registry's gauges name the methods that report its figures.
+    """
+
+    def reset(self) -> int:
+        """Close what it leaked; how many it released."""
+        ...
+
+
+class Database(Strategy, Protocol):
     """Hands out PostgreSQL connections for one request."""
 
     def acquire(self) -> connection: ...
@@ -41,17 +50,15 @@ class Database(Protocol):
     def open_connections(self) -> int: ...
     def pool_max(self) -> int: ...
     def in_use(self) -> int: ...
-    def reset(self) -> int: ...
 
 
-class Cache(Protocol):
+class Cache(Strategy, Protocol):
     """Hands out a Redis client for one request."""
 
     def client(self) -> redis.Redis: ...
     def open_connections(self) -> int: ...
     def pool_max(self) -> int: ...
     def pools(self) -> int: ...
-    def reset(self) -> int: ...
 
 
 _PG_TOO_MANY = ("too many clients", "remaining connection slots", "too many connections")

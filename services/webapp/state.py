@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from leaklab.scenarios import Scenario
 from webapp import metrics
-from webapp.resources import Cache, Database
+from webapp.resources import Strategy
 
 RESET_SIGNAL = signal.SIGUSR2
 RESET_WAIT_SECONDS = 5.0  # the longest a reset waits for requests in flight, and they for it
@@ -26,15 +27,15 @@ class Resources:
     (it must not close a connection a request is using) and holds new ones back meanwhile.
     """
 
-    db: Database
-    cache: Cache
+    scenarios: list[Scenario]
+    strategies: dict[str, Strategy]  # by scenario name: the variant's class for each
     multiproc_dir: str | None
     master_pid: int | None = None
     metrics: bool = True
     _active_requests: int = 0
     _reset_pending: bool = False
     _resets: int = 0
-    _published: tuple[int, ...] = ()
+    _published: tuple[float, ...] = ()
     # reentrant: the reset signal's handler may interrupt a sync worker's request inside it
     _changed: threading.Condition = field(
         default_factory=lambda: threading.Condition(threading.RLock()), repr=False
@@ -45,27 +46,23 @@ class Resources:
         if not self.metrics:
             return
         with self._changed:
-            figures = (
-                self.db.open_connections(),
-                self.db.pool_max(),
-                self.db.in_use(),
-                self.cache.open_connections(),
-                self.cache.pool_max(),
-                self.cache.pools(),
+            specs = [
+                (name, spec)
+                for name, scenario in self._by_name()
+                for spec in scenario.all_gauges
+                if spec.read
+            ]
+            figures = tuple(
+                float(getattr(self.strategies[name], spec.read)()) for name, spec in specs
             )
             if figures == self._published:
-                return  # unchanged: spare the request six writes to the multiprocess files
-            gauges = (
-                metrics.DB_OPEN,
-                metrics.DB_POOL_MAX,
-                metrics.DB_POOL_IN_USE,
-                metrics.REDIS_OPEN,
-                metrics.REDIS_POOL_MAX,
-                metrics.REDIS_POOLS,
-            )
-            for gauge, value in zip(gauges, figures, strict=True):
-                gauge.set(value)
+                return  # unchanged: spare the request the writes to the multiprocess files
+            for (_name, spec), value in zip(specs, figures, strict=True):
+                metrics.gauge(spec).set(value)
             self._published = figures
+
+    def _by_name(self) -> list[tuple[str, Scenario]]:
+        return [(s.name, s) for s in self.scenarios]
 
     def request_started(self) -> None:
         with self._changed:
@@ -94,7 +91,7 @@ class Resources:
 
     def _release(self) -> dict[str, int]:
         self._reset_pending = False
-        released = {"database": self.db.reset(), "redis": self.cache.reset()}
+        released = {name: self.strategies[name].reset() for name, _ in self._by_name()}
         self._resets += 1
         metrics.RESETS.set(self._resets)  # the acknowledgement reset_everywhere waits for
         self.publish()
@@ -153,11 +150,9 @@ class Resources:
         }
 
     def _totals(self) -> dict[str, int]:
+        """What each scenario's strategy holds (its first leak's count), over all workers."""
+        held = {s.name: s.leaks[0].held for s in self.scenarios}
         if not self.multiproc_dir:
-            return {"database": self.db.open_connections(), "redis": self.cache.open_connections()}
-        names = {
-            "database": "leaklab_db_connections_open",
-            "redis": "leaklab_redis_connections_open",
-        }
-        totals = metrics.multiprocess_totals(self.multiproc_dir, names.values())
-        return {k: int(totals[name]) for k, name in names.items()}
+            return {name: int(getattr(self.strategies[name], g.read)()) for name, g in held.items()}
+        totals = metrics.multiprocess_totals(self.multiproc_dir, [g.name for g in held.values()])
+        return {name: int(totals[g.name]) for name, g in held.items()}

@@ -1,4 +1,8 @@
-"""The endpoints. They never know which variant runs: they call the strategies."""
+"""The endpoints. They never know which variant runs: they call the strategies.
+
+A scenario's view is a plain function the registry names ("webapp.views:database");
+create_app routes it to the scenario's endpoint.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,28 @@ import hashlib
 import hmac
 import random
 import re
-from typing import Any
+from typing import Any, cast
 
 import psycopg2
 import redis
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 
 from webapp import metrics
-from webapp.resources import ResourceExhausted, ensure_fd_headroom, pg_connect, translate_limits
+from webapp.resources import (
+    Cache,
+    Database,
+    ResourceExhausted,
+    ensure_fd_headroom,
+    pg_connect,
+    translate_limits,
+)
 from webapp.schema import PRODUCTS
 from webapp.state import Resources
 
 bp = Blueprint("webapp", __name__)
 _KEY = re.compile(r"[A-Za-z0-9_:.-]{1,64}")
 _ID = re.compile(r"[0-9]{1,4}")  # ASCII only: str.isdigit() also passes '¹', which int() rejects
-
-# The query parameters each endpoint takes; any other is refused, so a typo is not ignored.
-PARAMETERS: dict[str, tuple[str, ...]] = {"webapp.database": ("id",), "webapp.cache": ("key",)}
 
 
 def _resources() -> Resources:
@@ -36,10 +44,13 @@ def _shown(raw: str, limit: int = 40) -> str:
     return repr(raw[:limit]) + ("..." if len(raw) > limit else "")
 
 
-@bp.before_request
-def _check_parameters() -> None:
-    """Refuse unknown and repeated parameters before any view runs."""
-    allowed = PARAMETERS.get(request.endpoint or "", ())
+def check_parameters() -> None:
+    """Refuse unknown and repeated parameters before any view runs.
+
+    The query parameters each endpoint takes are in app.config["PARAMETERS"] (from the
+    registry); any other is refused, so a typo is not ignored.
+    """
+    allowed = current_app.config["PARAMETERS"].get(request.endpoint or "", ())
     for name in request.args:
         if name not in allowed:
             takes = ", ".join(allowed) if allowed else "no parameters"
@@ -69,31 +80,30 @@ def _cache_key() -> str:
     return raw
 
 
-@bp.get("/api/database")
 def database() -> Response:
     """Look one product up in PostgreSQL."""
     product_id = _product_id()
-    resources = _resources()
+    db = cast(Database, _resources().strategies["database"])
     ensure_fd_headroom(current_app.config["FD_HEADROOM"])
     with translate_limits():
-        conn = resources.db.acquire()
-    g.db_conn = conn
-    with conn.cursor() as cur:
-        cur.execute("SELECT id, name, price_cents FROM products WHERE id = %s", (product_id,))
-        row = cur.fetchone()
+        conn = db.acquire()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, name, price_cents FROM products WHERE id = %s", (product_id,))
+            row = cur.fetchone()
+    finally:
+        db.release(conn)
     if row is None:
         raise NotFound(f"no product {product_id}")
     return jsonify(id=row[0], name=row[1], price_cents=row[2])
 
 
-@bp.get("/api/redis")
 def cache() -> Response:
     """Read through the Redis cache: GET, and on a miss compute and SET with a TTL."""
     key = _cache_key()
-    resources = _resources()
     ensure_fd_headroom(current_app.config["FD_HEADROOM"])
     with translate_limits():
-        client = resources.cache.client()
+        client = cast(Cache, _resources().strategies["redis"]).client()
         cached = client.get(key)
         hit = cached is not None
         value = cached.decode() if isinstance(cached, bytes) else str(cached)

@@ -11,18 +11,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from leaklab.scenarios import SCENARIOS, Chart
 from leaklab.verdict.check import STACK_APPS, AppVerdict, decide_app
 from leaklab.verdict.query import (
-    CONTRACT,
     REQUESTS,
     AppData,
-    MiB,
     Prometheus,
     QueryError,
     Window,
+    contract,
     read_app,
 )
 from leaklab.verdict.stats import Decision, Verdict
@@ -30,73 +29,16 @@ from leaklab.verdict.stats import Decision, Verdict
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Line:
-    """One PromQL expression, grouped `by (app)`, drawn once per app."""
-
-    label: str
-    expr: str
-    dashed: bool = False
+def charts() -> list[Chart]:
+    """The charts the page draws, from the registry as it is now."""
+    return SCENARIOS.charts()
 
 
-@dataclass(frozen=True)
-class Chart:
-    key: str
-    title: str
-    unit: str
-    lines: tuple[Line, ...]
-    from_zero: bool = True  # counts start at 0; memory is read against its own baseline
+def titles() -> dict[str, str]:
+    """Verdict cards' titles by resource, in the order the page shows them."""
+    return {leak.resource: leak.title for leak in SCENARIOS.shown()}
 
 
-CHARTS: tuple[Chart, ...] = (
-    Chart(
-        "db",
-        "PostgreSQL connections",
-        "connections",
-        (
-            Line("held by the app", "sum by (app) (leaklab_db_connections_open)"),
-            Line("seen by PostgreSQL", "app:leaklab_db_connections_server:sum", dashed=True),
-        ),
-    ),
-    Chart(
-        "redis",
-        "Redis connections",
-        "connections",
-        (
-            Line("held by the app", "sum by (app) (leaklab_redis_connections_open)"),
-            Line("seen by Redis", "app:leaklab_redis_clients_server:count", dashed=True),
-        ),
-    ),
-    Chart(
-        "pool",
-        "PostgreSQL pool: in use vs max",
-        "connections",
-        (
-            Line("in use", "sum by (app) (leaklab_db_pool_in_use)"),
-            # the leaky app has no pool (max 0): no line rather than a misleading 0
-            Line("pool max", "sum by (app) (leaklab_db_pool_max) > 0", dashed=True),
-        ),
-    ),
-    Chart(
-        "rss",
-        "Memory (RSS, all workers)",
-        "MiB",
-        (
-            Line(
-                "resident memory",
-                f"sum by (app) (leaklab_worker_resident_memory_bytes) / {MiB:.0f}",
-            ),
-        ),
-        from_zero=False,
-    ),
-)
-TITLES = {  # in the order the page shows them
-    "db_connections": "PostgreSQL connections",
-    "redis_connections": "Redis connections",
-    "rss": "Memory (RSS)",
-    "fds": "Open files",
-    "threads": "Threads",
-}
 MAX_CHART_POINTS = 400
 MAX_WINDOW = 15 * 60.0  # a talk is minutes long; older data only slows the page
 IDLE_WINDOW = 120.0  # before the first run: the last two minutes
@@ -173,8 +115,8 @@ class LiveView:
         grid = Window(window.start, window.end, step)
         times = [float(t) for t in grid.times]
         index = {round(t, 3): i for i, t in enumerate(times)}
-        charts = []
-        for chart in CHARTS:
+        drawn: list[dict[str, Any]] = []
+        for chart in charts():
             series: dict[str, list[list[float | None]]] = {
                 app: [[None] * len(times) for _ in chart.lines] for app in self.apps
             }
@@ -187,7 +129,7 @@ class LiveView:
                         i = index.get(round(float(ts), 3))
                         if i is not None:
                             series[app][n][i] = _finite(float(value))
-            charts.append(
+            drawn.append(
                 {
                     "key": chart.key,
                     "title": chart.title,
@@ -201,7 +143,7 @@ class LiveView:
                     },
                 }
             )
-        return charts
+        return drawn
 
     def verdicts(self, window: Window) -> dict[str, Any]:
         """Per resource and app: the verdict of `leaklab check` over this run so far.
@@ -217,12 +159,13 @@ class LiveView:
 
     def _decide(self, window: Window, run: float | None) -> None:
         try:
+            resources = contract()
             data = {
-                app: read_app(self.prometheus, matchers, CONTRACT, REQUESTS, window)
+                app: read_app(self.prometheus, matchers, resources, REQUESTS, window)
                 for app, matchers in self.apps.items()
             }
             decisions: dict[str, dict[str, Decision]] = self._offload(
-                lambda: {app: decide_app(d) for app, d in data.items()}
+                lambda: {app: decide_app(d, resources) for app, d in data.items()}
             )
             if run == self.run_started:  # not a run that has since been replaced
                 self._verdicts = _verdicts_json(data, decisions)
@@ -251,11 +194,11 @@ def _last(values: list[float | None]) -> float | None:
 def _verdicts_json(
     data: dict[str, AppData], decisions: dict[str, dict[str, Decision]]
 ) -> dict[str, Any]:
-    """Resources in TITLES order (`order` too: JSON objects lose it), each app's verdict."""
+    """Resources in the page's order (`order` too: JSON objects lose it), each app's verdict."""
     served = {app: AppVerdict(app, "", d).requests for app, d in data.items()}
-    by_name = {r.name: r for r in CONTRACT}
+    by_name = {r.name: r for r in contract()}
     out: dict[str, Any] = {}
-    for order, (name, title) in enumerate(TITLES.items()):
+    for order, (name, title) in enumerate(titles().items()):
         divisor, unit = by_name[name].scale
         per_app: dict[str, Any] = {"title": title, "order": order}
         for app, by_resource in decisions.items():

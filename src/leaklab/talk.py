@@ -8,7 +8,6 @@ on 127.0.0.1: no network needed.
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 import time
@@ -18,18 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from rich.console import Console, Group, RenderableType
+from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
 from rich.rule import Rule
-from rich.syntax import Syntax
 from rich.table import Table
 
 from leaklab.burst import burst
 from leaklab.load import LoadPlan, LocustRun, check_ready, stack_plan
 from leaklab.measure import holdings, reset
-from leaklab.paths import REPO
 from leaklab.settings import VARIANTS
+from leaklab.slides import code_slide
 from leaklab.stack import NativeStack
 from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
@@ -38,8 +35,6 @@ from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.query import Window
 from leaklab.verdict.stats import Verdict
 
-STRATEGIES = REPO / "services" / "webapp"
-MARKERS = {"leaky": "# LEAK:", "fixed": "# FIX:"}
 WARM_UP_REQUESTS = 30  # per endpoint: first imports, connections and allocator arenas
 MIN_LOAD_SECONDS = 25.0  # 20 users at one request a second: 250 per app, past the minimum
 STAGES = (
@@ -63,99 +58,6 @@ class TalkPlan:
     spawn_rate: float = 2.0
     pace: float = 1.0
     shape: str | None = None
-
-
-@dataclass(frozen=True)
-class Excerpt:
-    """One strategy class cut to the slide: its header, docstring and marked methods."""
-
-    variant: str
-    role: str  # Database, Cache: the alias both modules define
-    name: str
-    text: str
-    marked: set[int]  # line numbers within text
-
-
-def _slide_lines(node: ast.ClassDef, lines: list[str], marker: str) -> list[str]:
-    """The class line, its docstring, and each method holding a marked line; '...' between."""
-    keep: list[tuple[int, int]] = [(node.lineno, node.lineno)]
-    first = node.body[0] if node.body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        keep.append((first.lineno, first.end_lineno or first.lineno))
-    for item in node.body:
-        if isinstance(item, ast.FunctionDef) and item.end_lineno is not None:
-            body = lines[item.lineno - 1 : item.end_lineno]
-            if any(marker in line for line in body):
-                keep.append((item.lineno, item.end_lineno))
-    out: list[str] = []
-    last = None
-    for start, end in keep:
-        if last is not None and start > last + 1:
-            out.append("")
-        out.extend(lines[start - 1 : end])
-        last = end
-    return out
-
-
-def excerpts(variant: str, path: Path | None = None) -> list[Excerpt]:
-    """Each class of leaky.py or fixed.py that holds a marked line, Database first."""
-    path = path or STRATEGIES / f"{variant}.py"
-    source = path.read_text()
-    lines = source.splitlines()
-    tree = ast.parse(source)
-    roles = {
-        node.value.id: node.targets[0].id
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Name)
-        and isinstance(node.targets[0], ast.Name)
-    }
-    marker = MARKERS[variant]
-    found = []
-    for node in tree.body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        slide = _slide_lines(node, lines, marker)
-        marked = {n + 1 for n, line in enumerate(slide) if marker in line}
-        if marked:
-            found.append(
-                Excerpt(variant, roles.get(node.name, ""), node.name, "\n".join(slide), marked)
-            )
-    order = ["Database", "Cache"]
-    return sorted(found, key=lambda e: order.index(e.role) if e.role in order else len(order))
-
-
-def _syntax(excerpt: Excerpt) -> Syntax:
-    return Syntax(
-        excerpt.text,
-        "python",
-        theme="monokai",
-        highlight_lines=excerpt.marked,
-        word_wrap=True,
-    )
-
-
-def code_slide(console: Console) -> RenderableType:
-    """Leaky beside fixed, one row per resource; stacked when the terminal is narrow."""
-    leaky, fixed = excerpts("leaky"), excerpts("fixed")
-    side_by_side = console.width >= 150
-    rows: list[RenderableType] = []
-    for left, right in zip(leaky, fixed, strict=False):
-        panels = [
-            Panel(_syntax(left), title=f"[bold red]leaky.py: {left.name}", border_style="red"),
-            Panel(
-                _syntax(right), title=f"[bold green]fixed.py: {right.name}", border_style="green"
-            ),
-        ]
-        if side_by_side:
-            grid = Table.grid(expand=True, padding=(0, 1))
-            grid.add_column(ratio=1)
-            grid.add_column(ratio=1)
-            grid.add_row(*panels)
-            rows.append(grid)
-        else:
-            rows.extend(panels)
-    return Group(*rows)
 
 
 class Talk:

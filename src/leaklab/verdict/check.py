@@ -10,12 +10,12 @@ from typing import Any
 
 from leaklab.settings import VARIANTS
 from leaklab.verdict.query import (
-    CONTRACT,
     REQUESTS,
     AppData,
     Prometheus,
     Resource,
     Window,
+    contract,
     read_app,
 )
 from leaklab.verdict.stats import Decision, Verdict, decide
@@ -118,10 +118,11 @@ def run_check(
     prometheus_url: str,
     apps: dict[str, str],
     window: Window,
-    resources: tuple[Resource, ...] = CONTRACT,
+    resources: tuple[Resource, ...] | None = None,
     requests_selector: str = REQUESTS,
 ) -> CheckResult:
-    """Read every app's series for the window and decide each resource."""
+    """Read every app's series for the window and decide each resource (default: contract)."""
+    resources = resources or contract()
     prom = Prometheus(prometheus_url)
     verdicts = []
     for name, matchers in apps.items():
@@ -130,10 +131,10 @@ def run_check(
     return CheckResult(prometheus_url, window, resources, verdicts)
 
 
-def decide_app(data: AppData, resources: tuple[Resource, ...] = CONTRACT) -> dict[str, Decision]:
+def decide_app(data: AppData, resources: tuple[Resource, ...] | None = None) -> dict[str, Decision]:
     """Each resource's decision for one app's data (CPU only: the live view runs it off-loop)."""
     decisions = {}
-    for resource in resources:
+    for resource in resources or contract():
         rules = resource.rules(data.bounds.get(resource.name))
         decisions[resource.name] = decide(data.resources[resource.name], rules)
     return decisions

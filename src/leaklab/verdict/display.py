@@ -11,16 +11,20 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from leaklab.scenarios import API_REQUESTS, SCENARIOS, WORKER_RSS, MiB
 from leaklab.verdict.check import CheckResult
 from leaklab.verdict.stats import Verdict
 
 STYLE = {Verdict.LEAK: "bold red", Verdict.NO_LEAK: "bold green", Verdict.UNDECIDED: "bold yellow"}
-LIVE_QUERIES = {
-    "requests": 'sum by (app) (flask_http_request_duration_seconds_count{path=~"/api/.+"})',
-    "PostgreSQL conns": "sum by (app) (leaklab_db_connections_open)",
-    "Redis conns": "sum by (app) (leaklab_redis_connections_open)",
-    "RSS MiB": "sum by (app) (leaklab_worker_resident_memory_bytes) / 1048576",
-}
+
+
+def live_queries() -> dict[str, str]:
+    """The live table's columns: requests, each leak's count, memory (from the registry)."""
+    columns = {"requests": f"sum by (app) ({API_REQUESTS})"}
+    for leak in SCENARIOS.leaks():
+        columns[leak.heading] = leak.held.by_app()
+    columns["RSS MiB"] = f"{WORKER_RSS.by_app()} / {MiB:.0f}"
+    return columns
 
 
 class LiveFigures:
@@ -56,7 +60,8 @@ class LiveFigures:
         table = Table(title=f"load running: {elapsed:4.0f} s{of}", caption=self._caption)
         table.add_column("app")
         figures: dict[str, dict[str, float]] = {}
-        for label, query in LIVE_QUERIES.items():
+        queries = live_queries()
+        for label, query in queries.items():
             table.add_column(label, justify="right")
             try:
                 result = requests.get(
@@ -70,7 +75,7 @@ class LiveFigures:
             colour = "red" if app == "leaky" else "green" if app == "fixed" else "white"
             table.add_row(
                 f"[{colour}]{app}[/{colour}]",
-                *(f"{figures[app].get(label, 0):.0f}" for label in LIVE_QUERIES),
+                *(f"{figures[app].get(label, 0):.0f}" for label in queries),
             )
         return table
 

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import requests
 
+from leaklab import scenarios
+from leaklab.scenarios import SCENARIOS, Leak, MiB
 from leaklab.verdict.stats import Rules, Series
 
 
@@ -38,38 +40,29 @@ class Resource:
         return Rules(self.threshold_per_1k, bound=bound, warmup_requests=self.warmup_requests)
 
 
-KiB = 1024.0
-MiB = 1024.0 * KiB
-# Thresholds, calibrated on the fixed app (see bench/detection.py and the README).
-CONTRACT: tuple[Resource, ...] = (
-    # A Python worker's heap grows over its first few hundred requests (arenas, caches), on
-    # the fixed app too: measured +0.5 MiB over its first 235 requests, flat afterwards.
-    Resource(
-        "rss", "leaklab_worker_resident_memory_bytes", 512 * KiB, "bytes", warmup_requests=300
-    ),
-    Resource(
-        "db_connections",
-        "leaklab_db_connections_open",
-        2.0,
-        "connections",
-        bound="leaklab_db_pool_max",
-        exhausted=("postgresql_max_connections", "db_pool"),
-    ),
-    Resource(
-        "redis_connections",
-        "leaklab_redis_connections_open",
-        2.0,
-        "connections",
-        bound="leaklab_redis_pool_max",
-        exhausted=("redis_maxclients", "worker_open_files"),
-    ),
-    Resource("fds", "leaklab_worker_open_fds", 4.0, "fds", exhausted=("worker_open_files",)),
-    Resource("threads", "leaklab_worker_threads", 1.0, "threads"),
-)
-REQUESTS = 'flask_http_request_duration_seconds_count{path=~"/api/.+"}'
-WORKERS = "leaklab_worker_resident_memory_bytes"  # per-pid: a new pid set is a restart
-EXHAUSTED = "leaklab_exhausted_total"
-LOAD_USERS = "locust_users"
+def from_leak(leak: Leak) -> Resource:
+    """A registry resource as the verdict reads it."""
+    return Resource(
+        leak.resource,
+        leak.held.name,
+        leak.threshold_per_1k,
+        leak.unit,
+        bound=leak.bound.name if leak.bound else None,
+        exhausted=leak.exhausted,
+        warmup_requests=leak.warmup_requests,
+    )
+
+
+def contract() -> tuple[Resource, ...]:
+    """Every resource the verdict judges on our apps, from the registry as it is now."""
+    return tuple(from_leak(leak) for leak in SCENARIOS.contract())
+
+
+CONTRACT = contract()  # the registry's scenarios at import (toy scenarios: call contract())
+REQUESTS = scenarios.API_REQUESTS
+WORKERS = scenarios.WORKER_RSS.name  # per-pid: a new pid set is a restart
+EXHAUSTED = f"{scenarios.EXHAUSTED}_total"
+LOAD_USERS = scenarios.LOAD_USERS
 
 
 def with_matchers(selector: str, matchers: str) -> str:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
-from leaklab.talk import code_slide, excerpts
+from leaklab.scenarios import SCENARIOS, Request, Scenario
+from leaklab.slides import code_slide, excerpts
 
 
 def test_each_resource_pairs_the_leaky_class_with_its_fix() -> None:
     leaky, fixed = excerpts("leaky"), excerpts("fixed")
     assert [(e.role, e.name) for e in leaky] == [
-        ("Database", "ConnectionPerRequest"),
-        ("Cache", "ClientPerRequest"),
+        ("database", "ConnectionPerRequest"),
+        ("redis", "ClientPerRequest"),
     ]
     assert [(e.role, e.name) for e in fixed] == [
-        ("Database", "PooledConnections"),
-        ("Cache", "SharedClient"),
+        ("database", "PooledConnections"),
+        ("redis", "SharedClient"),
     ]
 
 
@@ -36,8 +38,10 @@ def test_unmarked_methods_stay_off_the_slide() -> None:
     assert "def reset" not in database.text and "def pool_max" not in database.text
 
 
-def test_a_new_scenario_class_appears_once_it_has_a_marker(tmp_path: Path) -> None:
-    module = tmp_path / "leaky.py"
+def test_a_registered_scenario_gets_its_slide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "toy_strategies.py"
     module.write_text(
         "class FilePerRequest:\n"
         '    """Opens a file per request."""\n\n'
@@ -47,11 +51,22 @@ def test_a_new_scenario_class_appears_once_it_has_a_marker(tmp_path: Path) -> No
         "    def other(self):\n"
         "        return 1\n\n\n"
         "class Untouched:\n"
-        "    pass\n\n\n"
-        "Files = FilePerRequest\n"
+        "    pass\n"
     )
-    (found,) = excerpts("leaky", module)
-    assert (found.role, found.name, found.marked) == ("Files", "FilePerRequest", {5})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    toy = Scenario(
+        name="files",
+        title="A file per request",
+        endpoint="/api/files",
+        view="toy_strategies:view",
+        leaky="toy_strategies:FilePerRequest",
+        fixed="toy_strategies:Untouched",
+        leaks=(),
+        request=Request("n", "{n}", 1, expects="n"),
+    )
+    with SCENARIOS.registered(toy):
+        found = excerpts("leaky")[-1]
+    assert (found.role, found.name, found.marked) == ("files", "FilePerRequest", {5})
     assert "def other" not in found.text
 
 

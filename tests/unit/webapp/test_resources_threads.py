@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from leaklab.scenarios import SCENARIOS
 from webapp.state import Resources
 
 
@@ -33,7 +34,12 @@ class Recorder:
 
 
 def _resources(recorder: Recorder) -> Resources:
-    return Resources(db=recorder, cache=recorder, multiproc_dir=None, metrics=False)  # type: ignore[arg-type]
+    return Resources(
+        scenarios=list(SCENARIOS),
+        strategies=dict.fromkeys(SCENARIOS.names(), recorder),
+        multiproc_dir=None,
+        metrics=False,
+    )
 
 
 def _request(resources: Resources, recorder: Recorder, seconds: float) -> None:
