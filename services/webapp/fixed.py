@@ -24,18 +24,17 @@ class PooledConnections:
 
     def __init__(self, dsn: str, name: str, max_connections: int) -> None:
         self._max = max_connections
-        self._pool = ThreadedConnectionPool(
+        self._pool = ThreadedConnectionPool(  # FIX: bounded, shared, thread-safe
             0, max_connections, dsn, application_name=name, connect_timeout=5
-        )  # FIX: bounded, shared, thread-safe
+        )
         # psycopg2 closes returned connections above minconn; 0 at start keeps the first
         # connect lazy (after the fork, at the first request), then up to max stay open.
         self._pool.minconn = max_connections
         self._free = threading.BoundedSemaphore(max_connections)
-        fill = FillOnce(self._pool.getconn, self._pool.putconn, max_connections)
-        self._fill = fill  # FIX: fixed size, all opened at the first request
+        self._fill = FillOnce(self._pool.getconn, self._pool.putconn, max_connections)
 
     def acquire(self) -> connection:
-        self._fill()
+        self._fill()  # FIX: fixed size: all connections open at the first request
         if not self._free.acquire(timeout=POOL_WAIT_SECONDS):  # FIX: wait for a free one
             raise PoolError(f"all {self._max} connections in use for {POOL_WAIT_SECONDS} s")
         try:
@@ -46,9 +45,7 @@ class PooledConnections:
 
     def release(self, conn: connection) -> None:
         try:
-            self._pool.putconn(
-                conn, close=bool(conn.closed)
-            )  # FIX: back to the pool, even after an error
+            self._pool.putconn(conn, close=bool(conn.closed))  # FIX: back, even after an error
         finally:
             self._free.release()
 
