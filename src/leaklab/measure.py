@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from leaklab.scenarios import POSTGRESQL, PREFIX, REDIS, SCENARIOS, WORKER_RSS, ServerTruth
 from leaklab.stack.postgres_server import connections_by_app
 from leaklab.stack.redis_server import clients_by_name
 from leaklab.stack.state import RunState
+
+# How to ask each server what it sees, per client name (the registry's ServerTruth).
+SERVER_READERS: dict[ServerTruth, Callable[[RunState], dict[str, int]]] = {
+    POSTGRESQL: lambda state: connections_by_app(state.database_admin_url),
+    REDIS: lambda state: clients_by_name(state.admin_redis_url()),
+}
 
 
 def app_name(variant: str) -> str:
@@ -19,13 +27,27 @@ def app_name(variant: str) -> str:
 
 @dataclass
 class Holdings:
-    """What one app holds right now."""
+    """What one app holds right now: per leak, as its server sees it, and as the app says."""
 
     variant: str
-    db_server: int
-    redis_server: int
-    app_metrics: dict[str, float] = field(default_factory=dict)
+    server: dict[str, int]  # by leak resource (db_connections...): the server's own count
+    app_metrics: dict[str, float] = field(default_factory=dict)  # its unlabelled gauges
     worker_rss: dict[str, float] = field(default_factory=dict)
+
+    def held(self, resource: str) -> float:
+        """What the app reports holding of one leak's resource."""
+        leak = next(leak for leak in SCENARIOS.leaks() if leak.resource == resource)
+        return self.app_metrics.get(leak.held.name, 0.0)
+
+    @property
+    def db_server(self) -> int:
+        """PostgreSQL's count (the default story's first resource)."""
+        return self.server.get("db_connections", 0)
+
+    @property
+    def redis_server(self) -> int:
+        """Redis's count (the default story's second resource)."""
+        return self.server.get("redis_connections", 0)
 
 
 def scrape(url: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -35,19 +57,25 @@ def scrape(url: str) -> tuple[dict[str, float], dict[str, float]]:
     rss: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "leaklab_worker_resident_memory_bytes":
+            if sample.name == WORKER_RSS.name:
                 rss[sample.labels["pid"]] = sample.value
-            elif sample.name.startswith("leaklab_") and not sample.labels:
+            elif sample.name.startswith(PREFIX) and not sample.labels:
                 gauges[sample.name] = sample.value
     return gauges, rss
 
 
 def holdings(state: RunState, variant: str) -> Holdings:
-    pg = connections_by_app(state.database_admin_url)
-    rd = clients_by_name(state.admin_redis_url())
-    gauges, rss = scrape(state.url(variant))
+    """Ask each server once, then read the app's /metrics."""
     name = app_name(variant)
-    return Holdings(variant, pg.get(name, 0), rd.get(name, 0), gauges, rss)
+    seen: dict[ServerTruth, dict[str, int]] = {}
+    server = {}
+    for leak in SCENARIOS.leaks():
+        if leak.server is not None and leak.server in SERVER_READERS:
+            if leak.server not in seen:
+                seen[leak.server] = SERVER_READERS[leak.server](state)
+            server[leak.resource] = seen[leak.server].get(name, 0)
+    gauges, rss = scrape(state.url(variant))
+    return Holdings(variant, server, gauges, rss)
 
 
 def reset(state: RunState, variant: str) -> dict[str, object]:
