@@ -1,11 +1,14 @@
-"""Where the repository's non-Python parts live (configs the launcher renders or runs)."""
+"""Where the repository's non-Python parts live (configs the launcher renders or runs).
+
+Found from this file's own place in the checkout (src/leaklab/paths.py; `make install`
+installs the checkout in editable mode), so finding them imports nothing: not the web app,
+nor Flask with it.
+"""
 
 from pathlib import Path
 
-import webapp
-
-SERVICES = Path(webapp.__file__).resolve().parents[1]
-REPO = SERVICES.parent
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = REPO / "services"
 GUNICORN_CONF = SERVICES / "gunicorn.conf.py"
 PROMETHEUS_CONFIG = REPO / "monitoring" / "prometheus" / "prometheus.yml"
 LOCUST_DIR = REPO / "locust"
