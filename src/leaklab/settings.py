@@ -8,8 +8,8 @@ dataclasses. Bad values fail at start-up with the variable named.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 VARIANTS = ("leaky", "fixed")
@@ -67,6 +67,26 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw
 
 
+# The variable each AppSettings field is read from (from_env) and written to (to_env); the
+# port is the variant's own, LEAKLAB_<VARIANT>_PORT (AppSettings.variable).
+_APP_VARIABLES = {
+    "variant": "LEAKLAB_VARIANT",
+    "database_url": "LEAKLAB_DATABASE_URL",
+    "redis_url": "LEAKLAB_REDIS_URL",
+    "app_name": "LEAKLAB_APP_NAME",
+    "host": "LEAKLAB_HOST",
+    "workers": "WEB_CONCURRENCY",
+    "db_pool_max": "LEAKLAB_DB_POOL_MAX",
+    "redis_pool_max": "LEAKLAB_REDIS_POOL_MAX",
+    "cache_ttl_seconds": "LEAKLAB_CACHE_TTL",
+    "fd_headroom": "LEAKLAB_FD_HEADROOM",
+    "worker_nofile": "LEAKLAB_WORKER_NOFILE",
+    "admin_token": "LEAKLAB_ADMIN_TOKEN",
+    "metrics": "LEAKLAB_METRICS",
+    "multiproc_dir": "PROMETHEUS_MULTIPROC_DIR",
+}
+
+
 @dataclass(frozen=True)
 class AppSettings:
     """What one web app (leaky or fixed) needs; read in Gunicorn and `create_app`."""
@@ -91,35 +111,56 @@ class AppSettings:
     def bind(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @staticmethod
+    def variable(field: str, variant: str = "") -> str:
+        """The environment variable a field is read from (`port`: the variant's own)."""
+        if field == "port":
+            return f"LEAKLAB_{variant.upper()}_PORT"
+        return _APP_VARIABLES[field]
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AppSettings:
-        variant = _choice(env, "LEAKLAB_VARIANT", VARIANTS, "")
-        database_url = _url(env, "LEAKLAB_DATABASE_URL", ("postgresql", "postgres"))
-        redis_url = _url(env, "LEAKLAB_REDIS_URL", ("redis",))
+        var = cls.variable
+        variant = _choice(env, var("variant"), VARIANTS, "")
+        database_url = _url(env, var("database_url"), ("postgresql", "postgres"))
+        redis_url = _url(env, var("redis_url"), ("redis",))
         if database_url is None:
             raise SettingsError(
-                "LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)"
+                f"{var('database_url')} is not set (postgresql://user:pw@host:port/db)"
             )
         if redis_url is None:
-            raise SettingsError("LEAKLAB_REDIS_URL is not set (redis://[:password@]host:port/0)")
-        port_var = f"LEAKLAB_{variant.upper()}_PORT"
+            raise SettingsError(f"{var('redis_url')} is not set (redis://[:password@]host:port/0)")
         return cls(
             variant=variant,
             database_url=database_url,
             redis_url=redis_url,
-            app_name=env.get("LEAKLAB_APP_NAME", "").strip() or f"leaklab-{variant}",
-            host=env.get("LEAKLAB_HOST", "").strip() or "127.0.0.1",
-            port=_port(env, port_var, DEFAULT_PORTS[variant]),
-            workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
-            db_pool_max=_int(env, "LEAKLAB_DB_POOL_MAX", 10, minimum=1),
-            redis_pool_max=_int(env, "LEAKLAB_REDIS_POOL_MAX", 10, minimum=1),
-            cache_ttl_seconds=_int(env, "LEAKLAB_CACHE_TTL", 30, minimum=1),
-            fd_headroom=_int(env, "LEAKLAB_FD_HEADROOM", 64, minimum=8),
-            worker_nofile=_int(env, "LEAKLAB_WORKER_NOFILE", 0),
-            admin_token=env.get("LEAKLAB_ADMIN_TOKEN", "").strip(),
-            metrics=_choice(env, "LEAKLAB_METRICS", ("on", "off"), "on") == "on",
-            multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+            app_name=env.get(var("app_name"), "").strip() or f"leaklab-{variant}",
+            host=env.get(var("host"), "").strip() or "127.0.0.1",
+            port=_port(env, var("port", variant), DEFAULT_PORTS[variant]),
+            workers=_int(env, var("workers"), 2, minimum=1),
+            db_pool_max=_int(env, var("db_pool_max"), 10, minimum=1),
+            redis_pool_max=_int(env, var("redis_pool_max"), 10, minimum=1),
+            cache_ttl_seconds=_int(env, var("cache_ttl_seconds"), 30, minimum=1),
+            fd_headroom=_int(env, var("fd_headroom"), 64, minimum=8),
+            worker_nofile=_int(env, var("worker_nofile"), 0),
+            admin_token=env.get(var("admin_token"), "").strip(),
+            metrics=_choice(env, var("metrics"), ("on", "off"), "on") == "on",
+            multiproc_dir=env.get(var("multiproc_dir"), "").strip() or None,
         )
+
+    def to_env(self, only: Iterable[str] | None = None) -> dict[str, str]:
+        """The environment from_env reads back as these settings: what the launcher gives
+        an app. only: just those fields (the others stay as the environment has them)."""
+        names = [f.name for f in fields(self)] if only is None else list(only)
+        env = {}
+        for name in names:
+            value = getattr(self, name)
+            if value is None:  # multiproc_dir: unset
+                continue
+            if isinstance(value, bool):  # metrics
+                value = "on" if value else "off"
+            env[self.variable(name, self.variant)] = str(value)
+        return env
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leaklab.settings import AppSettings, SettingsError, StackSettings
 
@@ -96,3 +99,64 @@ def test_a_port_that_may_be_picked_takes_0_but_not_beyond_65535(tmp_path: Path) 
     assert StackSettings.from_env({"LEAKLAB_POSTGRES_PORT": "0"}, tmp_path).postgres_port == 0
     with pytest.raises(SettingsError, match=r"LEAKLAB_REDIS_PORT must be a TCP port \(0-65535\)"):
         StackSettings.from_env({"LEAKLAB_REDIS_PORT": "-5"}, tmp_path)
+
+
+ALL_CHANGED = {
+    "database_url": "postgresql://leaklab_fixed:pw@127.0.0.1:6543/leaklab",
+    "redis_url": "redis://leaklab-app:pw@127.0.0.1:7654/0",
+    "app_name": "leaklab-other",
+    "host": "0.0.0.0",
+    "port": 18002,
+    "workers": 3,
+    "db_pool_max": 4,
+    "redis_pool_max": 5,
+    "cache_ttl_seconds": 7,
+    "fd_headroom": 99,
+    "worker_nofile": 256,
+    "admin_token": "token",
+    "metrics": False,
+    "multiproc_dir": "/tmp/leaklab-metrics",
+}
+
+
+@pytest.mark.parametrize("variant", ["leaky", "fixed"])
+@pytest.mark.parametrize("changed", [False, True], ids=["defaults", "every field changed"])
+def test_to_env_is_read_back_by_from_env(variant: str, changed: bool) -> None:
+    settings = AppSettings.from_env({**APP_ENV, "LEAKLAB_VARIANT": variant})
+    if changed:
+        settings = replace(settings, **ALL_CHANGED)
+    assert AppSettings.from_env(settings.to_env()) == settings
+
+
+@given(
+    variant=st.sampled_from(["leaky", "fixed"]),
+    port=st.integers(1, 65535),
+    workers=st.integers(1, 64),
+    token=st.text(st.characters(categories=["L", "N"]), max_size=20),
+    metrics=st.booleans(),
+    multiproc_dir=st.none() | st.just("/tmp/m"),
+)
+def test_to_env_round_trips_any_valid_settings(
+    variant: str, port: int, workers: int, token: str, metrics: bool, multiproc_dir: str | None
+) -> None:
+    settings = AppSettings(
+        variant=variant,
+        database_url="postgresql://u:p@h:1/d",
+        redis_url="redis://h:2/0",
+        app_name=f"leaklab-{variant}-{workers}",
+        port=port,
+        workers=workers,
+        admin_token=token,
+        metrics=metrics,
+        multiproc_dir=multiproc_dir,
+    )
+    assert AppSettings.from_env(settings.to_env()) == settings
+
+
+def test_to_env_only_writes_the_fields_asked_for() -> None:
+    settings = AppSettings.from_env(APP_ENV)
+    assert settings.to_env(["port", "workers"]) == {
+        "LEAKLAB_LEAKY_PORT": "8001",
+        "WEB_CONCURRENCY": "2",
+    }
+    assert AppSettings.variable("port", "fixed") == "LEAKLAB_FIXED_PORT"
