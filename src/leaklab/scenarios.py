@@ -155,14 +155,14 @@ class Scenario:
         return tuple(seen.values())
 
     def leak_charts(self) -> tuple[Chart, ...]:
-        """One chart per leak (held by the app, and seen by the server), then the extras."""
+        """One chart per leak: held by the app, and seen by the server where one exists."""
         charts = []
         for leak in self.leaks:
             lines = [Line("held by the app", leak.held.by_app())]
             if leak.server is not None:
                 lines.append(Line(leak.server.label, leak.server.record(leak), dashed=True))
             charts.append(Chart(leak.resource, leak.title, leak.unit, tuple(lines)))
-        return (*charts, *self.charts)
+        return tuple(charts)
 
 
 @dataclass
@@ -199,7 +199,7 @@ class Registry:
 
     def charts(self) -> list[Chart]:
         """The Leaks view's charts: one per leak, then each scenario's extras, then memory."""
-        per_leak = [c for s in self.scenarios for c in s.leak_charts()[: len(s.leaks)]]
+        per_leak = [c for s in self.scenarios for c in s.leak_charts()]
         extras = [c for s in self.scenarios for c in s.charts]
         memory = Chart(
             "rss",
