@@ -33,7 +33,7 @@ LEAKLAB = [sys.executable, "-m", "leaklab.cli"]
 ARTIFACTS = Path(os.environ.get("LEAKLAB_TEST_ARTIFACTS", REPO / ".run" / "test-artifacts"))
 VIEWPORT = {"width": 1600, "height": 1000}
 LEAKY_RED, FIXED_GREEN = (0xF2, 0x49, 0x5C), (0x73, 0xBF, 0x69)
-CHARTS = ("db", "redis", "pool", "rss")
+CHARTS = ("db_connections", "redis_connections", "pool", "rss")
 
 
 def chromium() -> str:
@@ -116,7 +116,7 @@ def test_leaks_view_shows_leaky_rising_and_fixed_flat(
     # until the charts have a run's worth of points and both verdicts are in
     page.wait_for_function(
         """() => {
-            const db = document.querySelector('#chart-db');
+            const db = document.querySelector('#chart-db_connections');
             const badge = (r, a) => document.querySelector(
                 `#verdict-${r} .badge[data-app=${a}]`)?.dataset.verdict;
             return db && Number(db.dataset.pointsLeaky) >= 10
@@ -132,13 +132,13 @@ def test_leaks_view_shows_leaky_rising_and_fixed_flat(
     for key in CHARTS:
         figures = chart(page, key)
         assert figures["pointsLeaky"] > 0 and figures["pointsFixed"] > 0, (key, figures)
-    for key in ("db", "redis"):
+    for key in ("db_connections", "redis_connections"):
         figures = chart(page, key)
         assert figures["lastLeaky"] >= figures["firstLeaky"] + 10, (key, figures)
         assert figures["lastFixed"] <= bound, (key, figures)
     assert page.locator("#error").is_hidden()
-    assert "leaky" in page.inner_text("#chart-db .now") and "fixed" in page.inner_text(
-        "#chart-db .now"
+    assert "leaky" in page.inner_text("#chart-db_connections .now") and "fixed" in page.inner_text(
+        "#chart-db_connections .now"
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "leaks-view.png"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from leaklab.burst import burst
-from leaklab.live import CHARTS, LiveView
+from leaklab.live import LiveView, charts
 from leaklab.stack import NativeStack
 from leaklab.stack.state import RunState
 from leaklab.verdict.check import run_check
@@ -25,20 +25,20 @@ def test_snapshot_draws_leaky_climbing_and_fixed_flat_with_checks_verdicts(
     time.sleep(2 * step + 0.5)
     snapshot = view.snapshot()
     assert snapshot["error"] is None
-    charts = {c["key"]: c for c in snapshot["charts"]}
-    assert list(charts) == [c.key for c in CHARTS]
-    for chart in charts.values():
+    drawn = {c["key"]: c for c in snapshot["charts"]}
+    assert list(drawn) == [c.key for c in charts()]
+    for chart in drawn.values():
         for app in ("leaky", "fixed"):
             assert len(chart["series"][app]) == len(chart["lines"])
             assert all(len(line) == len(chart["times"]) for line in chart["series"][app])
-    held_by_app = {app: charts["db"]["series"][app][0] for app in ("leaky", "fixed")}
+    held_by_app = {app: drawn["db_connections"]["series"][app][0] for app in ("leaky", "fixed")}
     leaky = [v for v in held_by_app["leaky"] if v is not None]
     fixed = [v for v in held_by_app["fixed"] if v is not None]
     assert state.connection_limits["leaky"] > 60
     assert leaky[0] <= 2 and leaky[-1] >= 50, leaky  # one per request, kept
     assert max(fixed) <= stack.settings.workers * stack.settings.db_pool_max
     # the pool line exists for fixed only: the leaky app has no pool
-    pool_max = charts["pool"]["series"]
+    pool_max = drawn["pool"]["series"]
     assert all(v is None for v in pool_max["leaky"][1]) and any(pool_max["fixed"][1])
 
     verdicts = snapshot["verdicts"]
