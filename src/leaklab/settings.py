@@ -7,10 +7,11 @@ dataclasses. Bad values fail at start-up with the variable named.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from leaklab import durations
 
 VARIANTS = ("leaky", "fixed")
 DEFAULT_PORTS = {"leaky": 8001, "fixed": 8002}
@@ -43,10 +44,18 @@ def _port(env: Mapping[str, str], name: str, default: int, free: bool = False) -
 
 
 def _duration(env: Mapping[str, str], name: str, default: str) -> str:
+    """A duration above 0 (leaklab.durations), spelled as Prometheus reads it: 90 -> 1m30s."""
     raw = env.get(name, "").strip() or default
-    if not re.fullmatch(r"\d+(ms|s|m)", raw):
-        raise SettingsError(f"{name} must be a duration such as 1s or 500ms, got {raw!r}")
-    return raw
+    try:
+        seconds = durations.parse(raw)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise SettingsError(
+            f"{name} must be a duration above 0 such as 1s or 500ms ({durations.EXAMPLES}), "
+            f"got {raw!r}"
+        )
+    return durations.text(seconds)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -195,9 +204,7 @@ class StackSettings:
     @property
     def step_seconds(self) -> float:
         """Seconds between two points of a series: the scrape interval, at least 1 s."""
-        match = re.fullmatch(r"(\d+)(ms|s|m)", self.scrape_interval)
-        number, unit = (int(match[1]), match[2]) if match else (1, "s")
-        return max(1.0, number * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit])
+        return max(1.0, durations.parse(self.scrape_interval))
 
     def app_port(self, variant: str) -> int:
         return self.leaky_port if variant == "leaky" else self.fixed_port
