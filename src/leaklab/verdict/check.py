@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leaklab.exit_codes import ExitCode
 from leaklab.settings import VARIANTS
 from leaklab.verdict.query import (
     REQUESTS,
@@ -22,7 +23,6 @@ from leaklab.verdict.stats import Decision, Verdict, decide
 
 SCHEMA = "leaklab.check/v1"
 STACK_APPS = {variant: f'app="{variant}"' for variant in VARIANTS}  # the stack's two apps
-EXIT = {"no_leak": 0, "leak": 1, "error": 2, "undecided": 3}
 
 
 @dataclass
@@ -53,13 +53,13 @@ class CheckResult:
     apps: list[AppVerdict]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         verdicts = {app.verdict for app in self.apps}
         if Verdict.LEAK in verdicts:
-            return EXIT["leak"]
+            return ExitCode.LEAK
         if verdicts == {Verdict.NO_LEAK}:
-            return EXIT["no_leak"]
-        return EXIT["undecided"]
+            return ExitCode.OK
+        return ExitCode.UNDECIDED
 
     def to_json(self) -> dict[str, Any]:
         units = {r.name: r for r in self.resources}
@@ -71,7 +71,7 @@ class CheckResult:
                 "end": self.window.end,
                 "step_seconds": self.window.step,
             },
-            "exit_code": self.exit_code,
+            "exit_code": int(self.exit_code),
             "apps": {
                 app.name: {
                     "selector": app.matchers,
