@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages test-packages demo talk up status load down compose-up compose-down test lint unit integration e2e screenshot clean
+.PHONY: help install system-packages test-packages demo talk up status load down compose-up compose-down test lint generate unit integration e2e screenshot clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff check src services tests bench locust
 	$(BIN)/ruff format --check src services tests bench locust
 	$(BIN)/mypy
+
+generate: $(STAMP) ## Rewrite the dashboard and the Prometheus rules (and their tests) from the scenario registry
+	$(BIN)/python -m leaklab.generate
 
 test: lint test-packages ## The whole suite against real servers (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
