@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
+from leaklab import durations
 from leaklab.load import LoadPlan
-from leaklab.load import run as run_load
-from leaklab.measure import reset
+from leaklab.run import MeasuredRun
 from leaklab.stack import NativeStack
 from leaklab.stack.native import private_stack
 from leaklab.stack.state import RunState
@@ -44,29 +43,26 @@ def load(
     pace: float,
     fixed_only: bool = False,
 ) -> Window:
-    for variant in ("leaky", "fixed"):
-        reset(state, variant)
-    time.sleep(2.5)
-    start = time.time()
+    """One measured run (leaklab.run, as `leaklab check --run-time`); its window."""
     fixed = state.url("fixed")
-    run_load(
-        LoadPlan(
-            leaky_url=fixed if fixed_only else state.url("leaky"),
-            fixed_url=fixed,
-            out_dir=out,
-            users=users,
-            spawn_rate=users,
-            run_time=f"{seconds}s",
-            headless=True,
-            pace=pace,
-            metrics_port=state.locust_metrics_port,
-            master_port=stack.settings.locust_master_port,
-            quiet=True,
-        ),
-        say=lambda _line: None,
+    plan = LoadPlan(
+        leaky_url=fixed if fixed_only else state.url("leaky"),
+        fixed_url=fixed,
+        out_dir=out,
+        users=users,
+        spawn_rate=users,
+        run_time=durations.text(seconds),
+        headless=True,
+        pace=pace,
+        metrics_port=state.locust_metrics_port,
+        master_port=stack.settings.locust_master_port,
+        quiet=True,
     )
-    time.sleep(2.5)
-    return Window(float(int(start)), float(int(time.time())), 1.0)
+    run = MeasuredRun(state, plan, stack.settings.step_seconds)
+    run.reset()
+    with run.load() as locust:
+        locust.wait()
+    return run.window
 
 
 def first_leak(series: Series, rules: Rules, times: np.ndarray) -> tuple[float, float] | None:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from leaklab.scenarios import SCENARIOS, Chart
-from leaklab.verdict.check import STACK_APPS, AppVerdict, decide_app
+from leaklab.story import STACK_APPS
+from leaklab.verdict.check import AppVerdict, decide_app
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,

@@ -6,7 +6,6 @@ inside this process); the locustfiles live in locust/ beside the apps.
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 import sys
@@ -24,16 +23,6 @@ from leaklab.stack import NativeStack
 from leaklab.stack.process import StackError, port_in_use
 
 STOP_GRACE = 20.0  # seconds Locust gets to write its reports after a SIGINT
-_RUN_TIME = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
-
-
-def seconds(text: str) -> int:
-    """90s -> 90, 5m -> 300, 1h30m -> 5400; ValueError for anything else."""
-    match = _RUN_TIME.fullmatch(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as 90s, 5m or 1h30m")
-    hours, minutes, secs = (int(g[:-1]) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + secs
 
 
 @dataclass(frozen=True)

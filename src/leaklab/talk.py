@@ -23,16 +23,17 @@ from rich.rule import Rule
 from rich.table import Table
 
 from leaklab.burst import burst
-from leaklab.load import LoadPlan, LocustRun, check_ready, stack_plan
+from leaklab.exit_codes import ExitCode
+from leaklab.load import LoadPlan, LocustRun, stack_plan
 from leaklab.measure import holdings, reset
+from leaklab.run import MeasuredRun
 from leaklab.settings import VARIANTS
 from leaklab.slides import code_slide
 from leaklab.stack import NativeStack
 from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
-from leaklab.verdict.check import STACK_APPS, run_check, tells_the_story
+from leaklab.story import EXPECTED, STACK_APPS, tells_the_story
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
-from leaklab.verdict.query import Window
 from leaklab.verdict.stats import Verdict
 
 WARM_UP_REQUESTS = 30  # per endpoint: first imports, connections and allocator arenas
@@ -112,9 +113,6 @@ class Talk:
         self.console.print(
             "Warming both apps up (a short burst, then a reset): real apps are warm."
         )
-        for variant in VARIANTS:
-            burst(self.state.url(variant), WARM_UP_REQUESTS)
-            reset(self.state, variant)  # every run starts from nothing
         load = stack_plan(
             self.stack,
             self.out_dir,
@@ -124,10 +122,12 @@ class Talk:
             shape=self.plan.shape,
             autostart=True,
         )
-        check_ready(load)
-        time.sleep(2 * self.step + 0.5)  # Prometheus sees the emptied apps first
-        start, load_started = time.time(), time.monotonic()
-        with LocustRun(load) as locust:
+        run = MeasuredRun(
+            self.state, load, self.step, warm_up=lambda url: burst(url, WARM_UP_REQUESTS)
+        )
+        run.reset()  # every run starts from nothing
+        with run.load() as locust:
+            load_started = run.load_started
             self._show_urls(load, locust)
             self._next(3)
             hint = None if self.plan.auto else escape(f"[Enter] 4) {STAGES[3]}")
@@ -138,11 +138,8 @@ class Talk:
             self._show_saturation(saturated)
             self._next(5)
             # the verdict needs 100 requests per app; the leaky role's limit can come sooner
-            time.sleep(max(0.0, MIN_LOAD_SECONDS - (time.monotonic() - load_started)))
-            locust.stop()
-        time.sleep(2 * self.step + 1)  # the last scrape after the load stopped
-        window = Window(float(int(start)), float(int(time.time())), self.step)
-        result = run_check(self.prometheus, STACK_APPS, window)
+            run.stop(locust, at_least=MIN_LOAD_SECONDS)
+        result = run.decide(self.prometheus, STACK_APPS)
         self.console.print(verdict_table(result))
         for line in reason_lines(result, only=Verdict.UNDECIDED):
             self.console.print(line)
@@ -157,11 +154,8 @@ class Talk:
             "Stop the stack: [bold]leaklab down[/bold]."
         )
         if not expected:
-            self.console.print(
-                "[red]The verdicts are not the expected ones[/red] "
-                "(leaky LEAK, fixed NO LEAK on PostgreSQL and Redis connections)."
-            )
-        return 0 if expected else 1
+            self.console.print(f"[red]The verdicts are not the expected ones[/red] ({EXPECTED}).")
+        return ExitCode.OK if expected else ExitCode.NOT_AS_EXPECTED
 
     def _show_urls(self, load: LoadPlan, locust: LocustRun) -> None:
         web = f"http://{load.host}:{load.web_port}"

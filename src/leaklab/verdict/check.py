@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from leaklab.exit_codes import ExitCode
-from leaklab.settings import VARIANTS
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,
@@ -22,7 +21,6 @@ from leaklab.verdict.query import (
 from leaklab.verdict.stats import Decision, Verdict, decide
 
 SCHEMA = "leaklab.check/v1"
-STACK_APPS = {variant: f'app="{variant}"' for variant in VARIANTS}  # the stack's two apps
 
 
 @dataclass
@@ -138,17 +136,3 @@ def decide_app(data: AppData, resources: tuple[Resource, ...] | None = None) -> 
         rules = resource.rules(data.bounds.get(resource.name))
         decisions[resource.name] = decide(data.resources[resource.name], rules)
     return decisions
-
-
-STORY = (("leaky", Verdict.LEAK), ("fixed", Verdict.NO_LEAK))
-STORY_RESOURCES = ("db_connections", "redis_connections")
-
-
-def tells_the_story(result: CheckResult) -> bool:
-    """The demo's and the talk's promise: leaky LEAK, fixed NO LEAK on both connection kinds."""
-    verdicts = {app.name: app.decisions for app in result.apps}
-    return all(
-        app in verdicts and verdicts[app][resource].verdict is want
-        for app, want in STORY
-        for resource in STORY_RESOURCES
-    )

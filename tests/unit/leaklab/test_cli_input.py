@@ -19,6 +19,7 @@ from leaklab import cli
 from leaklab.load import LoadPlan, check_ready
 from leaklab.stack import NativeStack
 from leaklab.stack.process import StackError, free_port
+from leaklab.verdict import check as verdict_check
 from leaklab.verdict.check import CheckResult
 from leaklab.verdict.query import CONTRACT, Window
 
@@ -182,7 +183,7 @@ def test_a_json_that_cannot_be_written_at_the_end_is_one_line(
         shutil.rmtree(out)  # e.g. a cleanup job during a long measurement
         return _empty_result()
 
-    monkeypatch.setattr(cli, "run_check", measure_while_the_directory_goes)
+    monkeypatch.setattr(verdict_check, "run_check", measure_while_the_directory_goes)
     result = leaklab(
         "check", "--since", "1m", "--prometheus", CLOSED, "--json", str(out / "c.json")
     )
@@ -199,7 +200,7 @@ def test_a_report_that_cannot_be_written_at_the_end_is_one_line(
         report.write_text("not a directory")
         return _empty_result()
 
-    monkeypatch.setattr(cli, "run_check", measure_while_a_file_takes_its_place)
+    monkeypatch.setattr(verdict_check, "run_check", measure_while_a_file_takes_its_place)
     result = leaklab("check", "--since", "1m", "--prometheus", CLOSED, "--report", str(report))
     assert_one_line(result, f"could not write {report}")
 
@@ -207,9 +208,44 @@ def test_a_report_that_cannot_be_written_at_the_end_is_one_line(
 def test_the_json_file_is_created_where_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "run_check", _empty_result)
+    monkeypatch.setattr(verdict_check, "run_check", _empty_result)
     target = tmp_path / "check.json"
     result = leaklab("check", "--since", "1m", "--prometheus", CLOSED, "--json", str(target))
     assert result.exit_code == 3, result.output  # no apps: nothing decided
     assert '"schema": "leaklab.check/v1"' in target.read_text()
     assert f"JSON: {target}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "--run-time", "1500ms"),
+        (
+            "load",
+            "--headless",
+            "--run-time",
+            "2s500ms",
+            "--leaky-url",
+            CLOSED,
+            "--fixed-url",
+            CLOSED,
+        ),
+    ],
+)
+def test_a_run_time_is_whole_seconds(args: tuple[str, ...]) -> None:
+    assert_one_line(leaklab(*args), "--run-time", "is not a whole number of seconds")
+
+
+@pytest.mark.parametrize("since", ["1h30m", "90", "500ms"])
+def test_every_documented_duration_form_is_taken(
+    since: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verdict_check, "run_check", _empty_result)
+    assert leaklab("check", "--since", since, "--prometheus", CLOSED).exit_code == 3
+
+
+def test_check_help_shows_the_request_counter_it_defaults_to() -> None:
+    from leaklab.verdict.query import REQUESTS
+
+    shown = " ".join(leaklab("check", "--help").output.split())
+    assert f"[default: {REQUESTS}]".replace(" ", "") in shown.replace(" ", "")
