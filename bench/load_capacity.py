@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from leaklab.settings import AppSettings
 from leaklab.stack import NativeStack, apps
 from leaklab.stack.native import private_stack
 from leaklab.stack.process import free_port, stop, wait_until_ready
@@ -103,7 +104,7 @@ def extra_app(
         state.url("redis"),
         apps.fresh_multiproc_dir(stack.run_dir, name),
         state.admin_token,
-        {"LEAKLAB_METRICS": "on" if metrics else "off"},
+        {AppSettings.variable("metrics"): "on" if metrics else "off"},
     )
     proc = apps.start_app(stack.run_dir, env, name)
     url = f"http://127.0.0.1:{settings.fixed_port}"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
 from leaklab.paths import POSTGRES_EXPORTER_QUERIES
-from leaklab.stack.process import StackError, start, wait_until_ready
+from leaklab.stack.executor import Executor, Launched, Up
+from leaklab.stack.process import StackError, start
 
 # Debian's package names first, then upstream's (Homebrew, release tarballs).
 BINARIES = {
@@ -38,46 +37,57 @@ def _serves(url: str, marker: str) -> bool:
     return response.status_code == 200 and marker in response.text
 
 
-def start_postgres_exporter(
-    run_dir: Path, host: str, port: int, database_url: str
-) -> tuple[str, subprocess.Popen[bytes]]:
-    """postgres_exporter reads its DSN only from DATA_SOURCE_NAME (a pg_monitor role's)."""
-    dsn = database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
-    log = run_dir / "logs" / "postgres-exporter.log"
-    proc = start(
-        [
-            _binary("postgres-exporter"),
+class Exporter(Executor):
+    """A Prometheus exporter: ready once its own figures say it reaches its server."""
+
+    marker = ""  # the series that says so
+
+    def ready(self, launched: Launched) -> bool:
+        return _serves(launched.url, self.marker)
+
+    def check(self, url: str) -> str:
+        requests.get(f"{url}/metrics", timeout=5).raise_for_status()
+        return "ok"
+
+
+class PostgresExporter(Exporter):
+    """postgres_exporter, as the pg_monitor role; it reads its DSN only from DATA_SOURCE_NAME."""
+
+    name, title, marker = "postgres-exporter", "postgres_exporter", "pg_up 1"
+
+    def launch(self, up: Up) -> Launched:
+        host, port = up.settings.host, up.port(up.settings.postgres_exporter_port)
+        database_url = up.monitor_url or up.state.database_admin_url
+        dsn = database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
+        argv = [
+            _binary(self.name),
             f"--web.listen-address={host}:{port}",
             f"--extend.query-path={POSTGRES_EXPORTER_QUERIES}",
-        ],
-        log,
-        env={"DATA_SOURCE_NAME": dsn, "PATH": "/usr/bin:/bin"},
-        run_dir=run_dir,
-    )
-    url = f"http://{host}:{port}"
-    wait_until_ready("postgres_exporter", proc, lambda: _serves(url, "pg_up 1"), log)
-    return url, proc
+        ]
+        env = {"DATA_SOURCE_NAME": dsn, "PATH": "/usr/bin:/bin"}
+        proc = start(argv, self.log(up.run_dir), env=env, run_dir=up.run_dir)
+        return Launched(f"http://{host}:{port}", proc)
 
 
-def start_redis_exporter(
-    run_dir: Path, host: str, port: int, redis_url: str
-) -> tuple[str, subprocess.Popen[bytes]]:
+class RedisExporter(Exporter):
     """redis_exporter with the client list, so clients can be counted per name."""
-    parts = urlsplit(redis_url)
-    argv = [
-        _binary("redis-exporter"),
-        "-redis.addr",
-        f"redis://{parts.hostname}:{parts.port}",
-        "-web.listen-address",
-        f"{host}:{port}",
-        # one series per client (the port keeps them apart): count by (name)
-        "-export-client-list",
-        "-export-client-port",
-    ]
-    # the password goes by environment, never on the command line (ps would show it)
-    env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": parts.password or ""}
-    log = run_dir / "logs" / "redis-exporter.log"
-    proc = start(argv, log, env=env, run_dir=run_dir)
-    url = f"http://{host}:{port}"
-    wait_until_ready("redis_exporter", proc, lambda: _serves(url, "redis_up 1"), log)
-    return url, proc
+
+    name, title, marker = "redis-exporter", "redis_exporter", "redis_up 1"
+
+    def launch(self, up: Up) -> Launched:
+        host, port = up.settings.host, up.port(up.settings.redis_exporter_port)
+        parts = urlsplit(up.state.admin_redis_url())
+        argv = [
+            _binary(self.name),
+            "-redis.addr",
+            f"redis://{parts.hostname}:{parts.port}",
+            "-web.listen-address",
+            f"{host}:{port}",
+            # one series per client (the port keeps them apart): count by (name)
+            "-export-client-list",
+            "-export-client-port",
+        ]
+        # the password goes by environment, never on the command line (ps would show it)
+        env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": parts.password or ""}
+        proc = start(argv, self.log(up.run_dir), env=env, run_dir=up.run_dir)
+        return Launched(f"http://{host}:{port}", proc)

@@ -11,15 +11,17 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import psycopg2
 
+from leaklab.settings import AppSettings, StackSettings
+from leaklab.stack.executor import Executor, External, Launched, Up
 from leaklab.stack.ownership import postmaster
-from leaklab.stack.process import OsUser, StackError, start, wait_until_ready
-from webapp.schema import ensure_schema
+from leaklab.stack.process import OsUser, StackError, start
+from leaklab.stack.state import RunState, Service
 
 APP_ROLE = "leaklab"  # owns the database and its tables; no login
 APP_DB = "leaklab"
@@ -46,22 +48,11 @@ def connection_budgets(max_connections: int, workers: int, db_pool_max: int) -> 
     if leaky < 5:
         raise StackError(
             f"LEAKLAB_PG_MAX_CONNECTIONS={max_connections} leaves the leaky app {leaky} "
-            f"connections once the fixed app has its {fixed} (WEB_CONCURRENCY={workers} x "
-            f"(LEAKLAB_DB_POOL_MAX={db_pool_max} + 1) + 2): raise it to at least "
-            f"{max_connections - leaky + 5}"
+            f"connections once the fixed app has its {fixed} ({AppSettings.variable('workers')}="
+            f"{workers} x ({AppSettings.variable('db_pool_max')}={db_pool_max} + 1) + 2): "
+            f"raise it to at least {max_connections - leaky + 5}"
         )
     return {"leaky": leaky, "fixed": fixed}
-
-
-@dataclass(frozen=True)
-class PostgresInstance:
-    pid: int
-    port: int
-    admin_url: str
-    app_urls: Mapping[str, str]  # variant -> DSN of its own role
-    data_dir: Path
-    monitor_url: str = ""
-    budgets: Mapping[str, int] = field(default_factory=dict)
 
 
 def find_bindir() -> Path:
@@ -128,90 +119,136 @@ def cluster_dir(run_dir: Path, user: OsUser | None) -> Path:
     return home
 
 
-def init_and_start(
-    run_dir: Path,
-    port: int,
-    max_connections: int,
-    budgets: Mapping[str, int],
-    os_user: str = "",
-) -> tuple[PostgresInstance, subprocess.Popen[bytes]]:
-    """initdb a fresh cluster, start it on 127.0.0.1:port, create the apps' roles and schema."""
-    bindir = find_bindir()
-    user = server_user(os_user)
-    home = cluster_dir(run_dir, user)
-    data = home / "data"
-    holder = postmaster(data)
-    if holder is not None:
-        raise StackError(
-            f"PostgreSQL (pid {holder.pid}) still runs on {data}; leaklab will not delete a "
-            "data directory a live server holds: stop it ('leaklab down') first"
+class PostgresServer(Executor):
+    """A fresh cluster in the run directory: initdb, postgres on loopback, the apps' roles."""
+
+    name, title, stop_signal = "postgres", "PostgreSQL", STOP_SIGNAL
+
+    def launch(self, up: Up) -> Launched:
+        s = up.settings
+        budgets = connection_budgets(s.pg_max_connections, s.workers, s.db_pool_max)
+        port = up.port(s.postgres_port)
+        bindir = find_bindir()
+        user = server_user(s.postgres_os_user)
+        home = cluster_dir(up.run_dir, user)
+        data = home / "data"
+        holder = postmaster(data)
+        if holder is not None:
+            raise StackError(
+                f"PostgreSQL (pid {holder.pid}) still runs on {data}; leaklab will not delete a "
+                "data directory a live server holds: stop it ('leaklab down') first"
+            )
+        if data.exists():
+            shutil.rmtree(data)
+        up.state.postgres_home = str(home)
+        up.state.save(up.run_dir)  # now: if the start fails, `down` still finds the cluster
+        admin_pw = secrets.token_urlsafe(18)
+        self._initdb(bindir, home, user, admin_pw, up.run_dir)
+        proc = start(
+            self.command(bindir, data, port, s.pg_max_connections),
+            self.log(up.run_dir),
+            cwd=home,
+            user=user,
+            run_dir=up.run_dir,
         )
-    if data.exists():
-        shutil.rmtree(data)
-    log = run_dir / "logs" / "postgres.log"
-    admin_pw = secrets.token_urlsafe(18)
-    pwfile = home / "pwfile"
-    pwfile.write_text(admin_pw + "\n")
-    if user is not None:
-        os.chown(pwfile, user.uid, user.gid)
-    pwfile.chmod(0o600)
-    initdb = start(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--auth-host=scram-sha-256",
-            "--auth-local=peer",
-            f"--pwfile={pwfile}",
-            "--no-sync",
-            "--no-instructions",
-        ],
-        log,
-        cwd=home,
-        user=user,
-        run_dir=run_dir,
-    )
-    if initdb.wait(timeout=120) != 0:
-        raise StackError(f"initdb failed; see {log}")
-    pwfile.unlink()
-    proc = start(
-        [
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "unix_socket_directories=",
-            "-c",
-            f"max_connections={max_connections}",
-            "-c",
-            f"superuser_reserved_connections={SUPERUSER_RESERVED}",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ],
-        log,
-        cwd=home,
-        user=user,
-        run_dir=run_dir,
-    )
-    admin_url = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
-    wait_until_ready("PostgreSQL", proc, lambda: _connects(admin_url), log)
-    app_urls, monitor_url = create_roles(admin_url, budgets)
-    instance = PostgresInstance(
-        proc.pid, port, admin_url, app_urls, home, monitor_url, dict(budgets)
-    )
-    return instance, proc
+        up.state.database_admin_url = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
+        up.state.connection_limits = dict(budgets)
+        return Launched(up.state.database_admin_url, proc)
+
+    def _initdb(
+        self, bindir: Path, home: Path, user: OsUser | None, admin_pw: str, run_dir: Path
+    ) -> None:
+        log = self.log(run_dir)
+        pwfile = home / "pwfile"
+        pwfile.write_text(admin_pw + "\n")
+        if user is not None:
+            os.chown(pwfile, user.uid, user.gid)
+        pwfile.chmod(0o600)
+        initdb = start(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(home / "data"),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                f"--pwfile={pwfile}",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            log,
+            cwd=home,
+            user=user,
+            run_dir=run_dir,
+        )
+        if initdb.wait(timeout=120) != 0:
+            raise StackError(f"initdb failed; see {log}")
+        pwfile.unlink()
+
+    @staticmethod
+    def command(bindir: Path, data: Path, port: int, max_connections: int) -> list[str]:
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": "",
+            "max_connections": max_connections,
+            "superuser_reserved_connections": SUPERUSER_RESERVED,
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+        }
+        argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port)]
+        for key, value in settings.items():
+            argv += ["-c", f"{key}={value}"]
+        return argv
+
+    def ready(self, launched: Launched) -> bool:
+        return _connects(launched.url)
+
+    def settle(self, up: Up, launched: Launched) -> None:
+        """Ready, then each app's role with its budget, and the exporter's."""
+        self.wait(up, launched)
+        app_urls, up.monitor_url = create_roles(launched.url, up.state.connection_limits)
+        for variant, url in app_urls.items():
+            up.state.app_urls.setdefault(variant, {})["postgres"] = url
+        up.record(self, app_urls["fixed"], launched.proc)
+
+    def check(self, url: str) -> str:
+        psycopg2.connect(url, connect_timeout=3, application_name="leaklab-status").close()
+        return "ok"
+
+    def probe_url(self, state: RunState) -> str:
+        """The superuser's reserved slots: the leak may hold every other connection."""
+        return state.database_admin_url or state.url(self.name)
+
+    def replacement(self, service: Service, state: RunState) -> psutil.Process | None:
+        """The postmaster that holds the stack's data directory, whatever its port."""
+        if state.postgres_home:
+            return postmaster(Path(state.postgres_home) / "data")
+        return super().replacement(service, state)
+
+    def ours(self, service: Service, state: RunState) -> psutil.Process | None:
+        return self.replacement(service, state)  # it holds our data: ours, healthy or not
+
+    def clean(self, run_dir: Path, state: RunState | None, wipe: bool) -> str:
+        if state is not None and state.postgres_home:
+            return cleanup(Path(state.postgres_home), run_dir)
+        if postmaster(run_dir / "postgres" / "data") is None:
+            shutil.rmtree(run_dir / "postgres" / "data", ignore_errors=True)
+        return ""
+
+
+class ExternalPostgres(External, PostgresServer):
+    """A PostgreSQL the user gives by URL: the schema made there, both apps share the URL."""
+
+    def given(self, settings: StackSettings) -> str:
+        return settings.database_url or ""
+
+    def use(self, up: Up, url: str) -> None:
+        prepare(url)
+        up.state.database_admin_url = url
 
 
 def _connects(url: str) -> bool:
@@ -296,6 +333,8 @@ def prepare(app_url: str) -> None:
             owner = cur.fetchone()
             if owner is not None and owner[0] == APP_ROLE and _member_of(cur, APP_ROLE):
                 cur.execute(f"SET ROLE {APP_ROLE}")  # the database is ours: so are its tables
+        from webapp.schema import ensure_schema  # here: `leaklab status` needs no Flask
+
         ensure_schema(conn)
     finally:
         conn.close()

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
 
+from leaklab.paths import PROMETHEUS_CONFIG
+from leaklab.settings import StackSettings
+from leaklab.stack.executor import Executor, External, Launched, Up
 from leaklab.stack.process import StackError, start, wait_until_ready
+from leaklab.stack.state import RunState
+
+# Compose service addresses in monitoring/prometheus/prometheus.yml.
+COMPOSE_TARGETS = {
+    "prometheus": "localhost:9090",
+    "leaky": "leaky:8001",
+    "fixed": "fixed:8002",
+    "locust": "locust-master:9646",
+    "postgres-exporter": "postgres-exporter:9187",
+    "redis-exporter": "redis-exporter:9121",
+}
 
 
 def render_config(
@@ -46,37 +60,87 @@ def data_dir(run_dir: Path) -> Path:
     return run_dir / "prometheus" / "data"
 
 
-def init_and_start(
-    run_dir: Path, port: int, config: Mapping[str, Any]
-) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start Prometheus on 127.0.0.1:port with config, on the history kept in run_dir."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise StackError(
-            "prometheus not found. Install it: Debian/Ubuntu 'sudo apt-get install "
-            "prometheus', macOS 'brew install prometheus'"
-        )
-    home = run_dir / "prometheus"
-    data = data_dir(run_dir)
-    data.mkdir(parents=True, exist_ok=True)
-    config_path = home / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
-    log = run_dir / "logs" / "prometheus.log"
-    proc = start(
-        [
+def config_path(run_dir: Path) -> Path:
+    return run_dir / "prometheus" / "prometheus.yml"
+
+
+class PrometheusServer(Executor):
+    """Prometheus on loopback, scraping the stack: ready once it has scraped every target."""
+
+    name, title = "prometheus", "Prometheus"
+
+    def launch(self, up: Up) -> Launched:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise StackError(
+                "prometheus not found. Install it: Debian/Ubuntu 'sudo apt-get install "
+                "prometheus', macOS 'brew install prometheus'"
+            )
+        s, run_dir = up.settings, up.run_dir
+        port = up.port(s.prometheus_port)
+        targets = {
+            COMPOSE_TARGETS["prometheus"]: f"{s.host}:{port}",
+            COMPOSE_TARGETS["leaky"]: f"{s.host}:{s.leaky_port}",
+            COMPOSE_TARGETS["fixed"]: f"{s.host}:{s.fixed_port}",
+            COMPOSE_TARGETS["locust"]: f"{s.host}:{s.locust_metrics_port}",
+            COMPOSE_TARGETS["postgres-exporter"]: _address(up.state.url("postgres-exporter")),
+            COMPOSE_TARGETS["redis-exporter"]: _address(up.state.url("redis-exporter")),
+        }
+        up.state.locust_metrics_port = s.locust_metrics_port
+        config = render_config(PROMETHEUS_CONFIG, targets, s.scrape_interval)
+        data = data_dir(run_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        config_path(run_dir).write_text(yaml.safe_dump(config, sort_keys=False))
+        argv = [
             binary,
-            f"--config.file={config_path}",
+            f"--config.file={config_path(run_dir)}",
             f"--storage.tsdb.path={data}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--storage.tsdb.retention.time=1d",
             "--web.enable-lifecycle",
-        ],
-        log,
-        run_dir=run_dir,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_ready("Prometheus", proc, lambda: _ready(url), log)
-    return url, proc
+        ]
+        proc = start(argv, self.log(run_dir), run_dir=run_dir)
+        return Launched(f"http://127.0.0.1:{port}", proc)
+
+    def ready(self, launched: Launched) -> bool:
+        return _ready(launched.url)
+
+    def settle(self, up: Up, launched: Launched) -> None:
+        """Ready and recorded, then its first scrape of every target in its config."""
+        super().settle(up, launched)
+        if launched.proc is None:
+            return
+        config = yaml.safe_load(config_path(up.run_dir).read_text())
+        expected = sum(
+            len(sc["targets"]) for job in config["scrape_configs"] for sc in job["static_configs"]
+        )
+        wait_until_ready(
+            "Prometheus's first scrape of every target",
+            launched.proc,
+            partial(all_scraped, launched.url, expected),
+            self.log(up.run_dir),
+        )
+
+    def check(self, url: str) -> str:
+        requests.get(f"{url}/-/ready", timeout=3).raise_for_status()
+        return "ok"
+
+    def clean(self, run_dir: Path, state: RunState | None, wipe: bool) -> str:
+        if wipe:  # its history stays across down/up unless wiped
+            shutil.rmtree(run_dir / "prometheus", ignore_errors=True)
+        return ""
+
+
+class ExternalPrometheus(External, PrometheusServer):
+    """A Prometheus the user gives by URL: it scrapes the apps by its own config."""
+
+    def given(self, settings: StackSettings) -> str:
+        return settings.prometheus_url or ""
+
+
+def _address(url: str) -> str:
+    """host:port of an http URL."""
+    return url.split("://", 1)[1].rstrip("/")
 
 
 def _ready(url: str) -> bool:

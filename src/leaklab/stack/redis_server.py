@@ -5,25 +5,20 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from leaklab.stack.process import StackError, start, wait_until_ready
+from leaklab.settings import StackSettings
+from leaklab.stack.executor import Executor, External, Launched, Up
+from leaklab.stack.process import StackError, start
+from leaklab.stack.state import RunState
 
 APP_USER = "leaklab-app"
 # What the apps send, and nothing more: no FLUSHALL, KEYS, CONFIG or CLIENT LIST/KILL.
 # (Redis 7.0 has no CLIENT SETINFO; redis-py ignores its refusal.)
 APP_COMMANDS = "+hello +auth +ping +select +quit +reset +client|setname +client|getname +get +set"
 APP_RULES = f"~* resetchannels -@all {APP_COMMANDS}"  # the same in docker-compose.yml
-
-
-@dataclass(frozen=True)
-class RedisInstance:
-    admin_url: str  # the default user: probes, the exporter, server-side truth
-    app_url: str  # the apps' ACL user
 
 
 def acl_file(admin_password: str, app_password: str) -> str:
@@ -34,55 +29,56 @@ def acl_file(admin_password: str, app_password: str) -> str:
     )
 
 
-def init_and_start(
-    run_dir: Path, port: int, maxclients: int
-) -> tuple[RedisInstance, subprocess.Popen[bytes]]:
-    """Start redis-server on 127.0.0.1:port; return its URLs and process."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise StackError(
-            "redis-server not found. Install it: Debian/Ubuntu 'sudo apt-get install "
-            "redis-server', macOS 'brew install redis'"
-        )
-    home = run_dir / "redis"
-    home.mkdir(parents=True, exist_ok=True)
-    password, app_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-    users = home / "users.acl"
-    fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(acl_file(password, app_password))
-    log = run_dir / "logs" / "redis.log"
-    proc = start(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(home),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "yes",
-            "--aclfile",
-            str(users),
-            "--maxclients",
-            str(maxclients),
-            "--logfile",
-            "",
-        ],
-        log,
-        run_dir=run_dir,
-    )
-    url = f"redis://:{password}@127.0.0.1:{port}/0"
-    app_url = f"redis://{APP_USER}:{app_password}@127.0.0.1:{port}/0"
-    wait_until_ready("Redis", proc, lambda: bool(_ping(app_url)), log)
-    return RedisInstance(url, app_url), proc
+class RedisServer(Executor):
+    """redis-server on loopback: no persistence, the ACL users in a 0600 file, maxclients."""
+
+    name, title = "redis", "Redis"
+
+    def launch(self, up: Up) -> Launched:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError(
+                "redis-server not found. Install it: Debian/Ubuntu 'sudo apt-get install "
+                "redis-server', macOS 'brew install redis'"
+            )
+        port = up.port(up.settings.redis_port)
+        home = up.run_dir / "redis"
+        home.mkdir(parents=True, exist_ok=True)
+        password, app_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+        users = home / "users.acl"
+        fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(acl_file(password, app_password))
+        argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(home)]
+        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        argv += ["--protected-mode", "yes", "--aclfile", str(users)]
+        argv += ["--maxclients", str(up.settings.redis_maxclients), "--logfile", ""]
+        proc = start(argv, self.log(up.run_dir), run_dir=up.run_dir)
+        up.state.redis_admin_url = f"redis://:{password}@127.0.0.1:{port}/0"
+        return Launched(f"redis://{APP_USER}:{app_password}@127.0.0.1:{port}/0", proc)
+
+    def ready(self, launched: Launched) -> bool:
+        return _ping(launched.url)  # as the apps' user: its ACL file is loaded
+
+    def check(self, url: str) -> str:
+        with redis.Redis.from_url(url, socket_connect_timeout=3) as client:
+            client.ping()
+            client.connection_pool.disconnect()
+        return "ok"
+
+    def probe_url(self, state: RunState) -> str:
+        return state.admin_redis_url()
+
+    def clean(self, run_dir: Path, state: RunState | None, wipe: bool) -> str:
+        shutil.rmtree(run_dir / "redis", ignore_errors=True)
+        return ""
+
+
+class ExternalRedis(External, RedisServer):
+    """A Redis the user gives by URL: the apps and the probes share it."""
+
+    def given(self, settings: StackSettings) -> str:
+        return settings.redis_url or ""
 
 
 def _ping(url: str) -> bool:
