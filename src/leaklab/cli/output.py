@@ -48,24 +48,23 @@ def print_status(stack: NativeStack) -> bool:
 
 
 def print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_redis: int) -> None:
+    """Per app: what each server sees of every leak it can see, what the app says, RSS."""
+    from leaklab.scenarios import SCENARIOS
+
+    seen = [leak for leak in SCENARIOS.leaks() if leak.server is not None]
     table = Table(title="What each app holds now (server-side)")
-    for column in (
-        "app",
-        "PostgreSQL connections",
-        "Redis clients",
-        "app reports (db / redis)",
-        "RSS per worker",
-    ):
-        table.add_column(column, justify="right" if column != "app" else "left")
+    table.add_column("app")
+    for leak in seen:
+        table.add_column(leak.title, justify="right")
+    table.add_column("app reports", justify="right")
+    table.add_column("RSS per worker", justify="right")
     for variant, h in held.items():
         colour = "red" if variant == "leaky" else "green"
         rss = " ".join(f"{v / 2**20:.0f} MiB" for v in h.worker_rss.values())
         table.add_row(
             f"[{colour}]{variant}[/{colour}]",
-            str(h.db_server),
-            str(h.redis_server),
-            f"{h.app_metrics.get('leaklab_db_connections_open', 0):.0f} / "
-            f"{h.app_metrics.get('leaklab_redis_connections_open', 0):.0f}",
+            *(str(h.server.get(leak.resource, 0)) for leak in seen),
+            " / ".join(f"{h.held(leak.resource):.0f}" for leak in seen),
             rss,
         )
     console.print(table)
