@@ -45,9 +45,42 @@ def strategy(scenario: Scenario, settings: AppSettings) -> Any:
     return cls(*(getattr(settings, name) for name in scenario.settings))
 
 
+def _instrument(app: Flask, scenarios: list[Scenario]) -> None:
+    """The contract's series, all present from the start (at 0), and the request metrics."""
+    from webapp import metrics
+
+    for resource in SCENARIOS.exhaustible():
+        metrics.EXHAUSTED.labels(resource=resource)
+    for scenario in scenarios:  # a scenario registered after import (tests) too
+        for spec in scenario.all_gauges:
+            metrics.gauge(spec)
+    PrometheusMetrics(
+        app,
+        path=None,
+        registry=app.config["METRICS_REGISTRY"],
+        group_by=path,  # the label is named after the function
+        defaults_prefix="flask",
+        excluded_paths=["^/metrics$"],
+    )
+
+
+def _route(app: Flask, scenarios: list[Scenario]) -> None:
+    """Each scenario's view on its endpoint (GET), and the parameter check before any view."""
+    from webapp import views
+
+    for scenario in scenarios:
+        app.add_url_rule(
+            scenario.endpoint,
+            endpoint=f"scenario.{scenario.name}",
+            view_func=named(scenario.view),
+            methods=["GET"],
+        )
+    app.before_request(views.check_parameters)
+
+
 def create_app(settings: AppSettings | None = None) -> Flask:
     """Build the app for one variant; every connection is made lazily, after the fork."""
-    from webapp import metrics, views
+    from webapp import views
     from webapp.resources import ResourceExhausted
     from webapp.state import Resources
 
@@ -74,28 +107,9 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     resources.publish()
 
     if settings.metrics:  # off only to measure what the metrics cost (bench/)
-        for resource in SCENARIOS.exhaustible():  # every series exists from the start, at 0
-            metrics.EXHAUSTED.labels(resource=resource)
-        for scenario in scenarios:  # a scenario registered after import (tests) too
-            for spec in scenario.all_gauges:
-                metrics.gauge(spec)
-        PrometheusMetrics(
-            app,
-            path=None,
-            registry=app.config["METRICS_REGISTRY"],
-            group_by=path,  # the label is named after the function
-            defaults_prefix="flask",
-            excluded_paths=["^/metrics$"],
-        )
+        _instrument(app, scenarios)
     app.register_blueprint(views.bp)
-    for scenario in scenarios:
-        app.add_url_rule(
-            scenario.endpoint,
-            endpoint=f"scenario.{scenario.name}",
-            view_func=named(scenario.view),
-            methods=["GET"],
-        )
-    app.before_request(views.check_parameters)
+    _route(app, scenarios)
 
     @app.before_request
     def _started() -> None:
