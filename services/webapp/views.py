@@ -17,6 +17,7 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 
+from leaklab.settings import AppSettings
 from webapp import metrics
 from webapp.resources import (
     Cache,
@@ -162,7 +163,7 @@ def metrics_view() -> Response:
     """Prometheus exposition for every live worker of this app."""
     resources = _resources()
     if not resources.metrics:
-        raise NotFound("metrics are off (LEAKLAB_METRICS=off)")
+        raise NotFound(f"metrics are off ({AppSettings.variable('metrics')}=off)")
     body = metrics.exposition(
         resources.multiproc_dir,
         current_app.config["METRICS_REGISTRY"],
@@ -179,7 +180,7 @@ def admin_reset() -> Response:
     if not header.startswith("Bearer "):
         raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
     if not expected:
-        raise Forbidden("admin endpoints are disabled: set LEAKLAB_ADMIN_TOKEN")
+        raise Forbidden(f"admin endpoints are disabled: set {AppSettings.variable('admin_token')}")
     if not hmac.compare_digest(header.removeprefix("Bearer ").encode(), expected.encode()):
         raise Forbidden("wrong admin token")
     return jsonify(_resources().reset_everywhere())
