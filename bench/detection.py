@@ -85,93 +85,101 @@ def block_replay(residuals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([residuals[s : s + block] for s in starts])[:n]
 
 
+def time_to_leak(stack: NativeStack, prom: Prometheus, runs: int, seconds: int) -> None:
+    """Part 1: live runs, requests and seconds to the first LEAK; the fixed app's verdicts."""
+    state = stack.state
+    print(f"1. Time to a confident LEAK ({runs} live runs, 20 users, {seconds} s each)")
+    found: dict[str, list[tuple[float, float]]] = {
+        "db_connections": [],
+        "redis_connections": [],
+    }
+    fixed_verdicts: list[str] = []
+    for run in range(runs):
+        window = load(stack, state, stack.run_dir / f"run{run}", seconds, 20, 0.25)
+        leaky = read_app(prom, 'app="leaky"', CONTRACT, REQUESTS, window)
+        fixed = read_app(prom, 'app="fixed"', CONTRACT, REQUESTS, window)
+        for name in found:
+            rules = next(r for r in CONTRACT if r.name == name).rules(leaky.bounds[name])
+            hit = first_leak(leaky.resources[name], rules, window.times)
+            if hit:
+                found[name].append(hit)
+        for r in CONTRACT:
+            rules = r.rules(fixed.bounds[r.name])
+            fixed_verdicts.append(decide(fixed.resources[r.name], rules).verdict.value)
+    for name, hits in found.items():
+        if hits:
+            print(
+                f"   {name:<18} median {statistics.median(h[0] for h in hits):6.0f} "
+                f"requests, {statistics.median(h[1] for h in hits):4.0f} s "
+                f"(decided in {len(hits)}/{runs} runs; target <= 200 requests)"
+            )
+        else:
+            print(f"   {name:<18} never decided")
+    print(
+        f"   fixed app, every resource, live runs: "
+        f"{fixed_verdicts.count('LEAK')} LEAK, "
+        f"{fixed_verdicts.count('UNDECIDED')} UNDECIDED, "
+        f"{fixed_verdicts.count('NO LEAK')} NO LEAK of {len(fixed_verdicts)}"
+    )
+
+
+def rss_replays(stack: NativeStack, prom: Prometheus) -> None:
+    """Parts 2-4: the fixed app's RSS recorded, replayed with known leaks and with none."""
+    print("\n2-4. RSS: the fixed app recorded at full speed, replayed with injected leaks")
+    state = stack.state
+    window = load(stack, state, stack.run_dir / "recording", 60, 40, 0.02, fixed_only=True)
+    recorded = read_app(prom, 'app="fixed"', (RSS,), REQUESTS, window).resources["rss"]
+    ok = np.isfinite(recorded.requests) & np.isfinite(recorded.values)
+    x, y = recorded.requests[ok], recorded.values[ok]
+    scale = BUDGET / max(x[-1], 1.0)  # stretch the recording to the budget
+    x = x * scale
+    slope = theil_sen(x, y) or 0.0
+    residuals = y - slope * x - np.median(y - slope * x)
+    print(
+        f"   recording: {recorded.requests[ok][-1]:.0f} requests in 60 s, "
+        f"{len(x)} points, stretched x{scale:.1f} to {BUDGET} requests; own drift "
+        f"{slope * 1000 / 1024:.1f} KiB per 1,000 (removed for the replays)"
+    )
+    rng = np.random.default_rng(7)
+    rules = RSS.rules()
+    for rate in RATES:
+        needed, covered, leaks = [], 0, 0
+        for _rep in range(10):
+            values = 40 * 2**20 + block_replay(residuals, rng) + rate * x
+            series = Series(x, values)
+            d = decide(series, rules)
+            leaks += d.verdict is Verdict.LEAK
+            if d.fit and d.fit.ci_low_per_1k <= rate * 1000 <= d.fit.ci_high_per_1k:
+                covered += 1
+            hit = first_leak(series, rules, np.arange(len(x), dtype=float))
+            if hit:
+                needed.append(hit[0])
+        when = f"median {statistics.median(needed):6.0f} requests" if needed else "never"
+        print(
+            f"   {rate:>6} B/request: LEAK in {leaks}/10 replays within {BUDGET}; "
+            f"first LEAK {when}; 95 % CI covers the rate in {covered}/10"
+        )
+    verdicts = [
+        decide(Series(x, 40 * 2**20 + block_replay(residuals, rng)), rules).verdict
+        for _ in range(20)
+    ]
+    print(
+        f"   nothing injected, 20 replays: {verdicts.count(Verdict.LEAK)} LEAK, "
+        f"{verdicts.count(Verdict.UNDECIDED)} UNDECIDED, "
+        f"{verdicts.count(Verdict.NO_LEAK)} NO LEAK; the recording as it is: "
+        f"{decide(recorded, rules).verdict.value}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=25)
     args = parser.parse_args()
     with private_stack() as stack:
-        state = stack.state
-        prom = Prometheus(state.url("prometheus"))
-        print(
-            f"1. Time to a confident LEAK ({args.runs} live runs, 20 users, {args.seconds} s each)"
-        )
-        found: dict[str, list[tuple[float, float]]] = {
-            "db_connections": [],
-            "redis_connections": [],
-        }
-        fixed_verdicts: list[str] = []
-        for run in range(args.runs):
-            window = load(stack, state, stack.run_dir / f"run{run}", args.seconds, 20, 0.25)
-            leaky = read_app(prom, 'app="leaky"', CONTRACT, REQUESTS, window)
-            fixed = read_app(prom, 'app="fixed"', CONTRACT, REQUESTS, window)
-            for name in found:
-                rules = next(r for r in CONTRACT if r.name == name).rules(leaky.bounds[name])
-                hit = first_leak(leaky.resources[name], rules, window.times)
-                if hit:
-                    found[name].append(hit)
-            for r in CONTRACT:
-                rules = r.rules(fixed.bounds[r.name])
-                fixed_verdicts.append(decide(fixed.resources[r.name], rules).verdict.value)
-        for name, hits in found.items():
-            if hits:
-                print(
-                    f"   {name:<18} median {statistics.median(h[0] for h in hits):6.0f} "
-                    f"requests, {statistics.median(h[1] for h in hits):4.0f} s "
-                    f"(decided in {len(hits)}/{args.runs} runs; target <= 200 requests)"
-                )
-            else:
-                print(f"   {name:<18} never decided")
-        print(
-            f"   fixed app, every resource, live runs: "
-            f"{fixed_verdicts.count('LEAK')} LEAK, "
-            f"{fixed_verdicts.count('UNDECIDED')} UNDECIDED, "
-            f"{fixed_verdicts.count('NO LEAK')} NO LEAK of {len(fixed_verdicts)}"
-        )
-
-        print("\n2-4. RSS: the fixed app recorded at full speed, replayed with injected leaks")
-        window = load(stack, state, stack.run_dir / "recording", 60, 40, 0.02, fixed_only=True)
-        recorded = read_app(prom, 'app="fixed"', (RSS,), REQUESTS, window).resources["rss"]
-        ok = np.isfinite(recorded.requests) & np.isfinite(recorded.values)
-        x, y = recorded.requests[ok], recorded.values[ok]
-        scale = BUDGET / max(x[-1], 1.0)  # stretch the recording to the budget
-        x = x * scale
-        slope = theil_sen(x, y) or 0.0
-        residuals = y - slope * x - np.median(y - slope * x)
-        print(
-            f"   recording: {recorded.requests[ok][-1]:.0f} requests in 60 s, "
-            f"{len(x)} points, stretched x{scale:.1f} to {BUDGET} requests; own drift "
-            f"{slope * 1000 / 1024:.1f} KiB per 1,000 (removed for the replays)"
-        )
-        rng = np.random.default_rng(7)
-        rules = RSS.rules()
-        for rate in RATES:
-            needed, covered, leaks = [], 0, 0
-            for _rep in range(10):
-                values = 40 * 2**20 + block_replay(residuals, rng) + rate * x
-                series = Series(x, values)
-                d = decide(series, rules)
-                leaks += d.verdict is Verdict.LEAK
-                if d.fit and d.fit.ci_low_per_1k <= rate * 1000 <= d.fit.ci_high_per_1k:
-                    covered += 1
-                hit = first_leak(series, rules, np.arange(len(x), dtype=float))
-                if hit:
-                    needed.append(hit[0])
-            when = f"median {statistics.median(needed):6.0f} requests" if needed else "never"
-            print(
-                f"   {rate:>6} B/request: LEAK in {leaks}/10 replays within {BUDGET}; "
-                f"first LEAK {when}; 95 % CI covers the rate in {covered}/10"
-            )
-        verdicts = [
-            decide(Series(x, 40 * 2**20 + block_replay(residuals, rng)), rules).verdict
-            for _ in range(20)
-        ]
-        print(
-            f"   nothing injected, 20 replays: {verdicts.count(Verdict.LEAK)} LEAK, "
-            f"{verdicts.count(Verdict.UNDECIDED)} UNDECIDED, "
-            f"{verdicts.count(Verdict.NO_LEAK)} NO LEAK; the recording as it is: "
-            f"{decide(recorded, rules).verdict.value}"
-        )
+        prom = Prometheus(stack.state.url("prometheus"))
+        time_to_leak(stack, prom, args.runs, args.seconds)
+        rss_replays(stack, prom)
 
 
 if __name__ == "__main__":

@@ -96,15 +96,7 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
             served,
         )
 
-    saturated_at = None
-    if series.exhausted is not None:
-        refused = np.asarray(series.exhausted, dtype=float)[ok]
-        rising = np.nonzero(refused > refused[0])[0]
-        if len(rising):
-            saturated_at = float(x[rising[0]])
-            before = np.arange(len(x)) < rising[0]
-            x, y, seg = x[before], y[before], seg[before]
-
+    saturated_at, x, y, seg = _before_saturation(series.exhausted, ok, x, y, seg)
     fit = _fit(x, y, seg, rules, seed) if len(x) >= 4 else None
     decision = Decision(Verdict.UNDECIDED, "", served, fit, saturated_at)
     peak = float(np.max(y, initial=0.0))
@@ -136,7 +128,26 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
             f"{max(rules.warmup_fraction * served, rules.warmup_requests):.0f} requests)"
         )
         return replace(decision, reason=why)
+    return _judge_slope(decision, fit, thr)
 
+
+def _before_saturation(
+    exhausted: Array | None, ok: NDArray[np.bool_], x: Array, y: Array, seg: NDArray[np.int64]
+) -> tuple[float | None, Array, Array, NDArray[np.int64]]:
+    """Where the 503s naming the resource began (None: never), and the points before then."""
+    if exhausted is None:
+        return None, x, y, seg
+    refused = np.asarray(exhausted, dtype=float)[ok]
+    rising = np.nonzero(refused > refused[0])[0]
+    if not len(rising):
+        return None, x, y, seg
+    before = np.arange(len(x)) < rising[0]
+    return float(x[rising[0]]), x[before], y[before], seg[before]
+
+
+def _judge_slope(decision: Decision, fit: Fit, thr: float) -> Decision:
+    """The verdict from the fitted slope: its interval and its late half against thr."""
+    saturated_at = decision.saturated_at
     low, high = fit.ci_low_per_1k, fit.ci_high_per_1k
     if low > thr and fit.late_slope_per_1k > thr:
         if saturated_at is not None:
