@@ -188,7 +188,7 @@ class LocustRun:
 
         self._previous = signal.signal(signal.SIGTERM, forward)
         try:
-            output = open(plan.out_dir / "locust.log", "wb") if plan.quiet else None  # noqa: SIM115
+            output = open(plan.out_dir / "locust.log", "wb") if plan.quiet else None
             self.children.append(
                 subprocess.Popen(
                     plan.master_argv(),
@@ -202,7 +202,7 @@ class LocustRun:
             if output:
                 output.close()
             for index in range(plan.workers):
-                log = open(plan.out_dir / f"worker-{index + 1}.log", "wb")  # noqa: SIM115
+                log = open(plan.out_dir / f"worker-{index + 1}.log", "wb")
                 self.children.append(
                     subprocess.Popen(
                         plan.worker_argv(),

@@ -10,13 +10,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from jinja2 import Environment, select_autoescape  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from jinja2 import Environment, select_autoescape
+from matplotlib.axes import Axes
 
-from leaklab.verdict.check import AppVerdict, CheckResult  # noqa: E402
-from leaklab.verdict.stats import Verdict  # noqa: E402
+from leaklab.verdict.check import AppVerdict, CheckResult
+from leaklab.verdict.stats import Verdict
 
 COLOURS = {"leaky": "#d62728", "fixed": "#2ca02c"}
 
