@@ -51,9 +51,11 @@ def install(environment: Environment, prometheus_url: str, step: float) -> LiveV
         body["locust"] = _locust_figures(environment)
         return jsonify(body)
 
-    web_ui.app.register_blueprint(pages)
+    app = web_ui.app
+    assert app is not None
+    app.register_blueprint(pages)
 
-    @web_ui.app.after_request
+    @app.after_request
     def _verdicts_in_stats(response: Response) -> Response:
         # Locust's UI polls /stats/requests every 2 s; its extended tabs read this key.
         if request.path != "/stats/requests" or not response.is_json:

@@ -48,7 +48,8 @@ class LeakLabUser(HttpUser):
 
     abstract = True
     app = ""
-    tasks = {_run(t): t.weight for t in task_mix()}  # the metaclass turns weights into a list
+    # Locust documents {task: weight}; its annotation knows only the list its metaclass makes
+    tasks = {_run(t): t.weight for t in task_mix()}  # type: ignore[assignment]
 
     def wait_time(self) -> float:
         pacing = constant_pacing(self.environment.parsed_options.pace)
@@ -138,6 +139,7 @@ def _keep_signals_flowing() -> None:
 def _configure(environment: Environment, **_kwargs: Any) -> None:
     gevent.spawn(_keep_signals_flowing)
     options = environment.parsed_options
+    assert options is not None  # Locust's command line made this run
     LeakyUser.host = options.leaky_host
     FixedUser.host = options.fixed_host
     if isinstance(environment.runner, WorkerRunner):

@@ -23,6 +23,7 @@ log = logging.getLogger("leaklab")
 def _decide(environment: Environment, **_kwargs: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
         return
+    assert environment.parsed_options is not None  # Locust's command line made this run
     stats = environment.runner.stats
     saturation_expected = environment.parsed_options.saturation == "expected"
     unexpected = [

@@ -11,5 +11,6 @@ class StagedShape(LoadTestShape):
     """Warm-up, ramp, steady: users and spawn rate per stage, then stop."""
 
     def tick(self) -> tuple[int, float] | None:
-        name = self.runner.environment.parsed_options.shape if self.runner else ""
-        return stages.tick(name or "ci", self.get_run_time())
+        options = self.runner.environment.parsed_options if self.runner else None
+        name = options.shape if options else ""
+        return stages.tick(name or "ci", self.get_run_time())  # type: ignore[no-untyped-call]
