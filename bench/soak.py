@@ -164,6 +164,7 @@ def main() -> None:
         plan = stack_plan(
             stack,
             out_dir,
+            state,
             users=args.users,
             spawn_rate=args.users,
             run_time=f"{seconds}s",

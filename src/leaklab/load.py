@@ -21,6 +21,7 @@ import requests
 from leaklab.paths import LOCUST_CONF, LOCUSTFILE, SHAPEFILE
 from leaklab.stack import NativeStack
 from leaklab.stack.process import StackError, port_in_use
+from leaklab.stack.state import RunState
 
 STOP_GRACE = 20.0  # seconds Locust gets to write its reports after a SIGINT
 
@@ -128,22 +129,30 @@ class LoadPlan:
         ]
 
 
-def stack_plan(stack: NativeStack, out_dir: Path, **options: Any) -> LoadPlan:
-    """A run at the running stack's two apps, driven by leaklab (quiet); options as LoadPlan's."""
-    settings, state = stack.settings, stack.state
-    return LoadPlan(
-        leaky_url=state.url("leaky"),
-        fixed_url=state.url("fixed"),
-        out_dir=out_dir,
-        host=settings.host,
-        web_port=settings.locust_web_port,
-        metrics_port=state.locust_metrics_port or settings.locust_metrics_port,
-        master_port=settings.locust_master_port,
-        prometheus_url=stack.prometheus_url(),
-        prometheus_step=settings.step_seconds,
-        quiet=True,
-        **options,
-    )
+def stack_plan(
+    stack: NativeStack, out_dir: Path, state: RunState | None = None, **options: Any
+) -> LoadPlan:
+    """A run at the stack's two apps; `options` (LoadPlan's fields) override the defaults.
+
+    `state`: the running stack's (its apps' URLs and Locust's metrics port); without it, the
+    caller names the apps (`leaky_url`, `fixed_url`) and the settings give the rest. An
+    option given as None keeps the default.
+    """
+    settings = stack.settings
+    fields: dict[str, Any] = {
+        "host": settings.host,
+        "web_port": settings.locust_web_port,
+        "metrics_port": settings.locust_metrics_port,
+        "master_port": settings.locust_master_port,
+        "prometheus_url": stack.prometheus_url(),
+        "prometheus_step": settings.step_seconds,
+        "quiet": True,
+    }
+    if state is not None:
+        fields["leaky_url"], fields["fixed_url"] = state.url("leaky"), state.url("fixed")
+        fields["metrics_port"] = state.locust_metrics_port or settings.locust_metrics_port
+    fields.update({k: v for k, v in options.items() if v is not None})
+    return LoadPlan(out_dir=out_dir, **fields)
 
 
 def check_ready(plan: LoadPlan) -> None:

@@ -116,6 +116,7 @@ class Talk:
         load = stack_plan(
             self.stack,
             self.out_dir,
+            self.state,
             users=self.plan.users,
             spawn_rate=self.plan.spawn_rate,
             pace=self.plan.pace,

@@ -51,6 +51,7 @@ def drive_and_decide(
     plan = stack_plan(
         stack,
         out_dir,
+        stack.state,
         users=users,
         spawn_rate=spawn_rate,
         run_time=None if shape else durations.text(seconds),

@@ -70,7 +70,7 @@ def load(
     fixed_url: str | None,
 ) -> None:
     """Drive the same Locust load at both apps (web UI on 127.0.0.1:8089 by default)."""
-    from leaklab.load import LoadPlan, check_ready, reports
+    from leaklab.load import check_ready, reports, stack_plan
     from leaklab.load import run as run_load
     from leaklab.run import new_out_dir
 
@@ -79,18 +79,14 @@ def load(
     if headless and not (run_time or shape):
         raise click.UsageError("--headless needs --run-time or --shape, or it never stops")
     stack = open_stack(ctx)
-    settings = stack.settings
-    metrics_port = settings.locust_metrics_port
-    if not (leaky_url and fixed_url):
-        state = ensure_up(stack)
-        leaky_url = leaky_url or state.url("leaky")
-        fixed_url = fixed_url or state.url("fixed")
-        metrics_port = state.locust_metrics_port or metrics_port
+    state = None if leaky_url and fixed_url else ensure_up(stack)
     out_dir = new_out_dir(stack.run_dir)
-    plan = LoadPlan(
+    plan = stack_plan(
+        stack,
+        out_dir,
+        state,
         leaky_url=leaky_url,
         fixed_url=fixed_url,
-        out_dir=out_dir,
         users=users,
         spawn_rate=spawn_rate,
         run_time=durations.text(run_time) if run_time else None,
@@ -100,18 +96,14 @@ def load(
         shape=shape,
         pace=pace,
         saturation=saturation,
-        host=settings.host,
-        web_port=web_port or settings.locust_web_port,
-        metrics_port=metrics_port,
-        master_port=settings.locust_master_port,
+        web_port=web_port,
         master_bind_host=master_bind_host,
-        prometheus_url=stack.prometheus_url(),
-        prometheus_step=settings.step_seconds,
+        quiet=False,
     )
     check_ready(plan)
     what = f"shape {shape!r}" if shape else f"{users} users at {spawn_rate:g}/s"
     mode = f"{workers} workers" if workers else "one process"
-    console.print(f"Locust: {what}, {mode}, leaky {leaky_url}, fixed {fixed_url}")
+    console.print(f"Locust: {what}, {mode}, leaky {plan.leaky_url}, fixed {plan.fixed_url}")
     code = run_load(plan, say=console.print)
     for path in reports(out_dir):
         console.print(f"  report: {path}")

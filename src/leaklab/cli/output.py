@@ -55,7 +55,7 @@ def print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_r
     table = Table(title="What each app holds now (server-side)")
     table.add_column("app")
     for leak in seen:
-        table.add_column(leak.title, justify="right")
+        table.add_column(leak.heading, justify="right")
     table.add_column("app reports", justify="right")
     table.add_column("RSS per worker", justify="right")
     for variant, h in held.items():
