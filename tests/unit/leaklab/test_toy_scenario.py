@@ -7,6 +7,7 @@ reuses one in its fixed class; nothing outside this test knows it.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,3 +175,15 @@ def test_without_it_nothing_knows_the_toy() -> None:
     assert all(r.name != "toy_files" for r in contract())
     client = create_app(AppSettings(variant="leaky", **SETTINGS)).test_client()
     assert client.get("/api/toy").status_code == 404
+
+
+def test_the_generated_dashboard_and_rules_have_it(toy: Scenario) -> None:
+    from leaklab.generate import DASHBOARD, RULES_DIR, render
+
+    files = render()
+    panels = json.loads(files[DASHBOARD])["panels"]
+    exprs = {t["expr"] for p in panels for t in p.get("targets", [])}
+    assert "app:leaklab_toy_files_open:sum" in exprs
+    assert any(p["type"] == "row" and "Toy files" in p["title"] for p in panels)
+    rules = files[RULES_DIR / "leaklab.rules.yml"]
+    assert "record: app:leaklab_toy_files_open:sum" in rules
