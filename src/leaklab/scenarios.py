@@ -142,6 +142,19 @@ class Scenario:
     pattern: str = ""  # the production pattern it reproduces
     source: str = ""  # a public source where it bit someone
 
+    def describe(self) -> dict[str, object]:
+        """What `leaklab scenarios --json` prints for it."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "pattern": self.pattern,
+            "source": self.source,
+            "endpoints": [self.endpoint],
+            "resources": [leak.resource for leak in self.leaks],
+            "leaky": self.leaky,
+            "fixed": self.fixed,
+        }
+
     @property
     def all_gauges(self) -> tuple[Gauge, ...]:
         """Every gauge the strategies report, each once, in a fixed order."""

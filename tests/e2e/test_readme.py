@@ -118,6 +118,12 @@ RULES: tuple[Rule, ...] = (
     # the stack
     Rule(r"\.venv/bin/leaklab (up|status)", "run", "on the running stack"),
     Rule(r"\.venv/bin/leaklab demo", "parse", "the same as make demo, run above"),
+    Rule(
+        r"\.venv/bin/leaklab scenarios( --json)?",
+        "run",
+        "the registry, no stack needed",
+        says=("db_connections", "redis_connections"),
+    ),
     Rule(r"TOKEN=.*", "run", "read the admin token"),
     Rule(
         r"curl -X POST .*/admin/reset",

@@ -1,4 +1,4 @@
-"""The `leaklab` command: up, status, down, seed, load, check, demo, talk.
+"""The `leaklab` command: up, status, down, seed, load, check, demo, talk, scenarios.
 
 One thin module per command or group of commands; shared options in `options`, parameter
 types in `types`, the one-line errors and the pipe guard in `guards`. A command imports what
@@ -17,6 +17,7 @@ from leaklab.cli.check import check
 from leaklab.cli.demo import demo
 from leaklab.cli.guards import LeaklabGroup
 from leaklab.cli.load import load
+from leaklab.cli.scenarios import scenarios
 from leaklab.cli.stack import down, seed, status, up
 from leaklab.cli.talk import talk
 
@@ -32,5 +33,5 @@ def main(ctx: click.Context, run_dir: Path | None) -> None:
     ctx.obj = {"run_dir": run_dir}
 
 
-for command in (up, status, down, demo, load, check, seed, talk):
+for command in (up, status, down, demo, load, check, seed, talk, scenarios):
     main.add_command(command)
