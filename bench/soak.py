@@ -31,12 +31,11 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from leaklab.load import LocustRun, check_ready, stack_plan
-from leaklab.measure import reset
+from leaklab.load import stack_plan
+from leaklab.run import MeasuredRun
 from leaklab.stack.native import private_stack
-from leaklab.verdict.check import CheckResult, run_check
+from leaklab.verdict.check import CheckResult
 from leaklab.verdict.display import STYLE, LiveFigures, reason_lines
-from leaklab.verdict.query import Window
 from leaklab.verdict.report import write_report
 from leaklab.verdict.stats import Verdict
 
@@ -172,35 +171,32 @@ def main() -> None:
             pace=args.pace,
             saturation="failure",  # a JSON 503 from the fixed app is a failure too
         )
-        check_ready(plan)
-        reset(state, "fixed")  # the reset/settle/window/decide sequence of `leaklab check`
+        run = MeasuredRun(state, plan, step)  # reset, settle, window, decide: as `check` does
+        run.reset()
         console.print(
             f"soak: fixed app only, {args.users} users, pace {args.pace} s, {seconds} s, "
             f"1 Locust process; {os.cpu_count()} cores, load average "
             f"{os.getloadavg()[0]:.2f} before"
         )
-        time.sleep(2 * step + 0.5)  # Prometheus sees the emptied app before the window opens
-        start = time.time()
         fixed_pid = state.services["fixed"].pid
         servers = [s.pid for s in state.services.values() if s.pid and s.name != "fixed"]
-        locust0, app0, servers0 = children_cpu(), app_cpu(fixed_pid), tree_cpu(servers)
-        machine0, t0 = machine_cpu(), time.monotonic()
-        with ExitStack() as shown:
-            if console.is_terminal:  # a log or a pipe gets the figures at the end only
-                shown.enter_context(LiveFigures(console, prometheus, seconds))
-            with LocustRun(plan) as locust:
+        with run.load() as locust:
+            locust0, app0, servers0 = children_cpu(), app_cpu(fixed_pid), tree_cpu(servers)
+            machine0, t0 = machine_cpu(), time.monotonic()
+            with ExitStack() as shown:
+                if console.is_terminal:  # a log or a pipe gets the figures at the end only
+                    shown.enter_context(LiveFigures(console, prometheus, seconds))
                 code = locust.wait()
-        elapsed = time.monotonic() - t0
-        cores = {
-            "Locust": (children_cpu() - locust0) / elapsed,
-            "fixed app": (app_cpu(fixed_pid) - app0) / elapsed,
-            "servers (PostgreSQL, Redis, Prometheus...)": (tree_cpu(servers) - servers0) / elapsed,
-        }
-        busy = (machine_cpu() - machine0) / elapsed
-        cores["the rest of the machine"] = busy - sum(cores.values())
-        time.sleep(2 * step + 1)  # a last scrape and rule evaluation after the load stopped
-        window = Window(float(int(start)), float(int(time.time())), step)
-        result = run_check(prometheus, FIXED, window)
+            elapsed = time.monotonic() - t0
+            cores = {
+                "Locust": (children_cpu() - locust0) / elapsed,
+                "fixed app": (app_cpu(fixed_pid) - app0) / elapsed,
+                "servers (PostgreSQL, Redis, Prometheus...)": (tree_cpu(servers) - servers0)
+                / elapsed,
+            }
+            busy = (machine_cpu() - machine0) / elapsed
+            cores["the rest of the machine"] = busy - sum(cores.values())
+        result = run.decide(prometheus, FIXED)
         totals = locust_totals(out_dir)
         failure, minutes = top_failure(out_dir), per_minute(out_dir)
         requests, failures = int(totals["Request Count"]), int(totals["Failure Count"])
