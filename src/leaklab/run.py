@@ -109,15 +109,4 @@ class MeasuredRun:
         requests_selector: str = REQUESTS,
     ) -> CheckResult:
         """The verdict per app and resource on the run's window (resources: the contract)."""
-        return decide(prometheus, apps, self.window, resources, requests_selector)
-
-
-def decide(
-    prometheus: str,
-    apps: dict[str, str],
-    window: Window,
-    resources: tuple[Resource, ...] | None = None,
-    requests_selector: str = REQUESTS,
-) -> CheckResult:
-    """The verdict per app and resource on a window (resources: the verdict's contract)."""
-    return verdict.run_check(prometheus, apps, window, resources, requests_selector)
+        return verdict.run_check(prometheus, apps, self.window, resources, requests_selector)

@@ -134,9 +134,8 @@ def check(
     report_dir: Path | None,
 ) -> None:
     """Decide LEAK / NO LEAK per app and resource (exit 0 no leak, 1 leak, 2 error, 3 undecided)."""
-    from leaklab.run import decide
     from leaklab.story import STACK_APPS
-    from leaklab.verdict.check import window_since
+    from leaklab.verdict.check import run_check, window_since
     from leaklab.verdict.display import verdict_table
 
     if run_time and since:
@@ -149,7 +148,7 @@ def check(
     if since:
         url = prometheus or stack.prometheus_url()
         window = window_since(since, step or stack.settings.step_seconds)
-        result = decide(url, chosen_apps, window, resources, requests_selector)
+        result = run_check(url, chosen_apps, window, resources, requests_selector)
     else:
         load_seconds = duration(shape) if shape else int(run_time or DEFAULT_RUN_TIME)
         state = ensure_up(stack)
