@@ -6,9 +6,11 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psutil
+from prometheus_client import Gauge
 
 from leaklab.scenarios import Scenario
 from webapp import metrics
@@ -40,29 +42,28 @@ class Resources:
     _changed: threading.Condition = field(
         default_factory=lambda: threading.Condition(threading.RLock()), repr=False
     )
+    # each figure's reader (the strategy's method the registry names) and its gauge, once
+    _figures: list[tuple[Callable[[], float], Gauge]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._figures = [
+            (getattr(self.strategies[scenario.name], spec.read), metrics.gauge(spec))
+            for scenario in self.scenarios
+            for spec in scenario.all_gauges
+            if spec.read
+        ]
 
     def publish(self) -> None:
         """Copy this worker's figures into the contract's gauges."""
         if not self.metrics:
             return
         with self._changed:
-            specs = [
-                (name, spec)
-                for name, scenario in self._by_name()
-                for spec in scenario.all_gauges
-                if spec.read
-            ]
-            figures = tuple(
-                float(getattr(self.strategies[name], spec.read)()) for name, spec in specs
-            )
+            figures = tuple(float(read()) for read, _gauge in self._figures)
             if figures == self._published:
                 return  # unchanged: spare the request the writes to the multiprocess files
-            for (_name, spec), value in zip(specs, figures, strict=True):
-                metrics.gauge(spec).set(value)
+            for (_read, gauge), value in zip(self._figures, figures, strict=True):
+                gauge.set(value)
             self._published = figures
-
-    def _by_name(self) -> list[tuple[str, Scenario]]:
-        return [(s.name, s) for s in self.scenarios]
 
     def request_started(self) -> None:
         with self._changed:
@@ -91,7 +92,7 @@ class Resources:
 
     def _release(self) -> dict[str, int]:
         self._reset_pending = False
-        released = {name: self.strategies[name].reset() for name, _ in self._by_name()}
+        released = {name: strategy.reset() for name, strategy in self.strategies.items()}
         self._resets += 1
         metrics.RESETS.set(self._resets)  # the acknowledgement reset_everywhere waits for
         self.publish()
