@@ -61,9 +61,7 @@ class RedisServer(Executor):
         return _ping(launched.url)  # as the apps' user: its ACL file is loaded
 
     def check(self, url: str) -> str:
-        with redis.Redis.from_url(url, socket_connect_timeout=3) as client:
-            client.ping()
-            client.connection_pool.disconnect()
+        _ping(url, timeout=3)
         return "ok"
 
     def probe_url(self, state: RunState) -> str:
@@ -81,8 +79,8 @@ class ExternalRedis(External, RedisServer):
         return settings.redis_url or ""
 
 
-def _ping(url: str) -> bool:
-    with redis.Redis.from_url(url, socket_connect_timeout=2) as client:
+def _ping(url: str, timeout: float = 2) -> bool:
+    with redis.Redis.from_url(url, socket_connect_timeout=timeout) as client:
         ok = bool(client.ping())
         client.connection_pool.disconnect()
         return ok
