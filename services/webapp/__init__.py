@@ -10,9 +10,12 @@ import sys
 from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import psycopg2
 import redis
+import requests
+import sqlalchemy.exc
 from flask import Flask, Request, Response, g, jsonify, request
 from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
@@ -94,6 +97,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         ADMIN_TOKEN=settings.admin_token,
         CACHE_TTL=settings.cache_ttl_seconds,
         FD_HEADROOM=settings.fd_headroom,
+        UPSTREAM_PORT=urlsplit(settings.upstream_url).port or 0 if settings.upstream_url else 0,
         METRICS_REGISTRY=CollectorRegistry(auto_describe=True),
         PARAMETERS={f"scenario.{s.name}": (s.request.param,) for s in scenarios},
     )
@@ -124,6 +128,10 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.register_error_handler(ResourceExhausted, views.exhausted)
     app.register_error_handler(psycopg2.Error, partial(views.unavailable, "postgresql"))
     app.register_error_handler(redis.RedisError, partial(views.unavailable, "redis"))
+    app.register_error_handler(
+        sqlalchemy.exc.SQLAlchemyError, partial(views.unavailable, "postgresql")
+    )
+    app.register_error_handler(requests.RequestException, partial(views.unavailable, "upstream"))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> WerkzeugResponse:

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-import redis
-from psycopg2.extensions import connection
+import functools
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TextIO
 
-from webapp.resources import pg_connect, redis_pool_connections
+import redis
+import requests
+from psycopg2.extensions import connection
+from redis.client import PubSub
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from webapp.counting import engine_connections, executor_threads, session_sockets
+from webapp.resources import pg_args, pg_connect, redis_pool_connections, sqlalchemy_url
+from webapp.work import (
+    ORDER_LOGGER,
+    drop_loggers,
+    exports_dir,
+    order_log,
+    order_loggers,
+    price_sheet,
+)
 
 # Module-level, as real code does: these references keep the leaks alive.
 _connections: list[connection] = []
@@ -71,4 +92,182 @@ class ClientPerRequest:
             client.close()
             client.connection_pool.disconnect()
         del _clients[: len(held)]
+        return released
+
+
+# The catalog: leaks production Python really ships (README, "The scenarios").
+_engines: dict[str, Engine] = {}
+_sessions: list[requests.Session] = []
+_executors: list[ThreadPoolExecutor] = []
+_subscriptions: list[PubSub] = []
+_exports: list[TextIO] = []
+
+
+class EnginePerTenant:
+    """Creates a SQLAlchemy engine for each tenant it meets and caches it: a pool per tenant."""
+
+    def __init__(self, dsn: str, name: str, pool_max: int) -> None:
+        self._dsn, self._name = sqlalchemy_url(dsn), f"{name}-tenants"
+
+    def engine(self, tenant: str) -> Engine:
+        if tenant not in _engines:  # LEAK: an engine, and its pool's connection, per tenant
+            _engines[tenant] = create_engine(self._dsn, connect_args=pg_args(self._name))
+        return _engines[tenant]
+
+    def open_connections(self) -> int:
+        return sum(engine_connections(e) for e in list(_engines.values()))
+
+    def pool_max(self) -> int:
+        return 0  # a pool per tenant, and no end to the tenants
+
+    def engines(self) -> int:
+        return len(_engines)
+
+    def reset(self) -> int:
+        released = self.open_connections()
+        for tenant in list(_engines):
+            _engines.pop(tenant).dispose()
+        return released
+
+
+class SessionPerRequest:
+    """Opens a requests.Session per call to the upstream, and keeps it."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        _sessions.append(session)  # LEAK: a session and its kept-alive socket per request
+        return session
+
+    def open_sockets(self) -> int:
+        return sum(session_sockets(s) for s in _sessions[:])
+
+    def pool_max(self) -> int:
+        return 0
+
+    def reset(self) -> int:
+        released = self.open_sockets()
+        held = _sessions[:]
+        for session in held:
+            session.close()
+        del _sessions[: len(held)]
+        return released
+
+
+class ExecutorPerRequest:
+    """Creates a thread pool per request to fan its work out, and never shuts it down."""
+
+    def executor(self) -> ThreadPoolExecutor:
+        executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="quote")
+        _executors.append(executor)  # LEAK: its threads wait for work forever
+        return executor
+
+    def threads(self) -> int:
+        return sum(executor_threads(e) for e in _executors[:])
+
+    def pool_max(self) -> int:
+        return 0
+
+    def reset(self) -> int:
+        released = self.threads()
+        held = _executors[:]
+        for executor in held:
+            executor.shutdown(wait=False)
+        del _executors[: len(held)]
+        return released
+
+
+@functools.cache  # LEAK: unbounded, and keyed by the time of the quote
+def _quote_at(sku: int, at: int) -> bytes:
+    return price_sheet(sku)
+
+
+class MemoPerTimestamp:
+    """Memoizes each price sheet by (sku, time): a new entry for every request."""
+
+    def quote(self, sku: int) -> bytes:
+        return _quote_at(sku, time.time_ns())
+
+    def entries(self) -> int:
+        return _quote_at.cache_info().currsize
+
+    def max_entries(self) -> int:
+        return 0  # maxsize=None
+
+    def reset(self) -> int:
+        released = self.entries()
+        _quote_at.cache_clear()
+        return released
+
+
+class SubscriptionPerRequest:
+    """Subscribes to the order's channel per request and never unsubscribes."""
+
+    def __init__(self, url: str, name: str, pool_max: int) -> None:
+        self._client = redis.Redis.from_url(url, client_name=f"{name}-pubsub")
+
+    def client(self) -> redis.Redis:
+        return self._client
+
+    def done(self, pubsub: PubSub) -> None:
+        _subscriptions.append(pubsub)  # LEAK: still subscribed, its connection never back
+
+    def open_connections(self) -> int:
+        return redis_pool_connections(self._client.connection_pool)
+
+    def pool_max(self) -> int:
+        return 0  # redis-py's default pool: its limit (100) is where the 503s start
+
+    def reset(self) -> int:
+        released = self.open_connections()
+        held = _subscriptions[:]
+        for pubsub in held:
+            pubsub.close()
+        del _subscriptions[: len(held)]
+        return released
+
+
+class LoggerPerRequest:
+    """Logs each order to a logger of its own, with a file handler of its own."""
+
+    def __init__(self, files_dir: str) -> None:
+        self._path = order_log(files_dir)
+
+    def logger(self, order: int) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+        logger = logging.getLogger(f"{ORDER_LOGGER}.{order}")  # LEAK: logging keeps them all
+        logger.addHandler(logging.FileHandler(self._path))  # LEAK: and an open file each
+        logger.propagate = False
+        return logger
+
+    def loggers(self) -> int:
+        return len(order_loggers())
+
+    def reset(self) -> int:
+        return drop_loggers(order_loggers())
+
+
+class FilePerRequest:
+    """Appends each export to its file, keeping the file open for the next one."""
+
+    def __init__(self, files_dir: str) -> None:
+        self._dir = exports_dir(files_dir)
+
+    @contextmanager
+    def export(self, sku: int) -> Iterator[TextIO]:
+        export = open(self._dir / f"sku-{sku}.csv", "a")  # noqa: SIM115
+        _exports.append(export)  # LEAK: kept open for next time, never closed
+        yield export
+        export.flush()
+
+    def open_files(self) -> int:
+        return sum(1 for f in _exports[:] if not f.closed)
+
+    def reset(self) -> int:
+        released = self.open_files()
+        held = _exports[:]
+        for export in held:
+            export.close()
+        del _exports[: len(held)]
         return released

@@ -43,10 +43,12 @@ RESETS = Gauge(scenarios.RESETS.name, scenarios.RESETS.help, multiprocess_mode="
 
 
 class WorkerProcessCollector(Collector):
-    """RSS, open fds and threads of every live Gunicorn worker, read when scraped."""
+    """RSS, open fds and threads of every live Gunicorn worker, read when scraped; with an
+    upstream port, also each worker's sockets to it in any state (CLOSE_WAIT included)."""
 
-    def __init__(self, master_pid: Callable[[], int | None]) -> None:
+    def __init__(self, master_pid: Callable[[], int | None], upstream_port: int = 0) -> None:
         self._master_pid = master_pid
+        self._upstream_port = upstream_port
 
     def _workers(self) -> list[psutil.Process]:
         master = self._master_pid()
@@ -58,21 +60,26 @@ class WorkerProcessCollector(Collector):
             return [psutil.Process()]
 
     def collect(self) -> Iterator[Metric]:
-        rss, fds, threads = (
-            GaugeMetricFamily(spec.name, spec.help, labels=["pid"])
-            for spec in (scenarios.WORKER_RSS, scenarios.WORKER_FDS, scenarios.WORKER_THREADS)
-        )
+        specs = [scenarios.WORKER_RSS, scenarios.WORKER_FDS, scenarios.WORKER_THREADS]
+        if self._upstream_port:
+            specs.append(scenarios.WORKER_UPSTREAM_SOCKETS)
+        families = [GaugeMetricFamily(spec.name, spec.help, labels=["pid"]) for spec in specs]
         for proc in self._workers():
             try:
-                with proc.oneshot():
-                    figures = (proc.memory_info().rss, proc.num_fds(), proc.num_threads())
-            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                figures = self._figures(proc)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 continue  # exited between listing and reading: it is not live
-            pid = str(proc.pid)
-            rss.add_metric([pid], figures[0])
-            fds.add_metric([pid], figures[1])
-            threads.add_metric([pid], figures[2])
-        yield from (rss, fds, threads)
+            for family, figure in zip(families, figures, strict=False):
+                family.add_metric([str(proc.pid)], figure)
+        yield from families
+
+    def _figures(self, proc: psutil.Process) -> list[float]:
+        with proc.oneshot():
+            figures = [proc.memory_info().rss, proc.num_fds(), proc.num_threads()]
+        if self._upstream_port:
+            sockets = proc.net_connections(kind="tcp")
+            figures.append(sum(1 for c in sockets if c.raddr and c.raddr[1] == self._upstream_port))
+        return figures
 
 
 class _Registries(Collector):
@@ -90,6 +97,7 @@ def exposition(
     multiproc_dir: str | None,
     app_registry: CollectorRegistry,
     master_pid: Callable[[], int | None],
+    upstream_port: int = 0,
 ) -> bytes:
     """Render /metrics: every worker's files in multiprocess mode, plus live process figures."""
     registry = CollectorRegistry(auto_describe=False)
@@ -97,7 +105,7 @@ def exposition(
         RetireSafeCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Registries([REGISTRY, app_registry]))
-    registry.register(WorkerProcessCollector(master_pid))
+    registry.register(WorkerProcessCollector(master_pid, upstream_port))
     return generate_latest(registry)
 
 

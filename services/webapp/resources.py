@@ -8,17 +8,23 @@ files differ only in the lines that leak or fix.
 from __future__ import annotations
 
 import errno
+import logging
 import resource
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any, Protocol
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Protocol, TextIO
 
 import psutil
 import psycopg2
 import psycopg2.pool
 import redis
+import requests
+import sqlalchemy.exc
 from psycopg2.extensions import connection
+from redis.client import PubSub
+from sqlalchemy.engine import Engine
 
 
 class ResourceExhausted(Exception):
@@ -61,7 +67,87 @@ class Cache(Strategy, Protocol):
     def pools(self) -> int: ...
 
 
+class Tenants(Strategy, Protocol):
+    """Hands out the SQLAlchemy engine of one tenant."""
+
+    def engine(self, tenant: str) -> Engine: ...
+
+
+class Upstream(Strategy, Protocol):
+    """Hands out the requests.Session a call to the upstream goes through."""
+
+    def session(self) -> requests.Session: ...
+
+
+class Fanout(Strategy, Protocol):
+    """Hands out the thread pool a request fans its work out to."""
+
+    def executor(self) -> ThreadPoolExecutor: ...
+
+
+class Memo(Strategy, Protocol):
+    def quote(self, sku: int) -> bytes: ...
+
+
+class Subscriptions(Strategy, Protocol):
+    """The client a request subscribes and publishes with, and what happens after."""
+
+    def client(self) -> redis.Redis: ...
+    def done(self, pubsub: PubSub) -> None: ...
+
+
+class OrderLog(Strategy, Protocol):
+    def logger(self, order: int) -> logging.Logger | logging.LoggerAdapter[logging.Logger]: ...
+
+
+class Exports(Strategy, Protocol):
+    def export(self, sku: int) -> AbstractContextManager[TextIO]: ...
+
+
 _PG_TOO_MANY = ("too many clients", "remaining connection slots", "too many connections")
+
+
+def _postgresql_limit(exc: BaseException) -> ResourceExhausted | None:
+    """The limit a PostgreSQL error names, if it names one."""
+    text = str(exc).strip()
+    if any(marker in text for marker in _PG_TOO_MANY):
+        return ResourceExhausted("postgresql_max_connections", text)
+    if "Too many open files" in text:
+        return ResourceExhausted("worker_open_files", text)
+    return None
+
+
+def _redis_limit(exc: redis.ConnectionError) -> ResourceExhausted | None:
+    if isinstance(exc, redis.exceptions.MaxConnectionsError):
+        return ResourceExhausted("redis_pool", str(exc))
+    if "max number of clients" in str(exc):
+        return ResourceExhausted("redis_maxclients", str(exc))
+    if "Too many open files" in str(exc) or "Error 24" in str(exc):
+        return ResourceExhausted("worker_open_files", str(exc))
+    return None
+
+
+def _os_limit(exc: OSError | RuntimeError) -> ResourceExhausted | None:
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return ResourceExhausted("worker_open_files", str(exc))
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return ResourceExhausted("worker_threads", str(exc))
+    return None
+
+
+def limit_of(exc: BaseException) -> ResourceExhausted | None:
+    """The limit an error says was reached (None: some other failure)."""
+    if isinstance(exc, psycopg2.pool.PoolError | sqlalchemy.exc.TimeoutError):
+        return ResourceExhausted("db_pool", str(exc))
+    if isinstance(exc, psycopg2.OperationalError):
+        return _postgresql_limit(exc)
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):  # SQLAlchemy wraps the driver's: its .orig
+        return _postgresql_limit(exc.orig)
+    if isinstance(exc, redis.ConnectionError):
+        return _redis_limit(exc)
+    if isinstance(exc, OSError | RuntimeError):
+        return _os_limit(exc)
+    return None
 
 
 @contextmanager
@@ -69,24 +155,11 @@ def translate_limits() -> Iterator[None]:
     """Turn 'a server or the OS said no more' into ResourceExhausted."""
     try:
         yield
-    except psycopg2.pool.PoolError as exc:
-        raise ResourceExhausted("db_pool", str(exc)) from exc
-    except psycopg2.OperationalError as exc:
-        if any(marker in str(exc) for marker in _PG_TOO_MANY):
-            raise ResourceExhausted("postgresql_max_connections", str(exc).strip()) from exc
-        if "Too many open files" in str(exc):
-            raise ResourceExhausted("worker_open_files", str(exc).strip()) from exc
-        raise
-    except redis.ConnectionError as exc:
-        if "max number of clients" in str(exc):
-            raise ResourceExhausted("redis_maxclients", str(exc)) from exc
-        if "Too many open files" in str(exc) or "Error 24" in str(exc):
-            raise ResourceExhausted("worker_open_files", str(exc)) from exc
-        raise
-    except OSError as exc:
-        if exc.errno in (errno.EMFILE, errno.ENFILE):
-            raise ResourceExhausted("worker_open_files", str(exc)) from exc
-        raise
+    except Exception as exc:
+        limit = limit_of(exc)
+        if limit is None:
+            raise
+        raise limit from exc
 
 
 def ensure_fd_headroom(headroom: int) -> None:
@@ -103,6 +176,45 @@ def ensure_fd_headroom(headroom: int) -> None:
         raise ResourceExhausted(
             "worker_open_files", f"{used} of {soft} file descriptors open (ulimit -n)"
         )
+
+
+def ensure_thread_headroom(limit: int) -> None:
+    """Refuse a request that could start a thread once the worker has `limit` of them.
+
+    RLIMIT_NPROC does not bind root, and a process out of threads fails in places it
+    cannot answer from: the app's own limit keeps the worker answering (503).
+    """
+    running = threading.active_count()
+    if running >= limit:
+        raise ResourceExhausted("worker_threads", f"{running} threads running (limit {limit})")
+
+
+def pg_args(name: str) -> dict[str, object]:
+    """psycopg2's connect arguments for one scenario's connections: its name, a timeout."""
+    return {"application_name": name, "connect_timeout": 5}
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The DSN for SQLAlchemy on psycopg2 (SQLAlchemy 2.1's postgresql:// means psycopg 3)."""
+    scheme, sep, rest = dsn.partition("://")
+    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else dsn
+
+
+class Once:
+    """Call `action` once, at the first request (thread-safe); a failure tries again."""
+
+    def __init__(self, action: Callable[[], object]) -> None:
+        self._action = action
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        if self._done:
+            return
+        with self._lock:
+            if not self._done:
+                self._action()
+                self._done = True
 
 
 class FillOnce:
@@ -157,4 +269,4 @@ def pg_pool_connections(pool: psycopg2.pool.AbstractConnectionPool) -> tuple[int
 
 def pg_connect(dsn: str, name: str) -> connection:
     """Open one connection, tagged with the app's name for pg_stat_activity."""
-    return psycopg2.connect(dsn, application_name=name, connect_timeout=5)
+    return psycopg2.connect(dsn, **pg_args(name))  # type: ignore[arg-type]

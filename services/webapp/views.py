@@ -32,10 +32,10 @@ from webapp.state import Resources
 
 bp = Blueprint("webapp", __name__)
 _KEY = re.compile(r"[A-Za-z0-9_:.-]{1,64}")
-_ID = re.compile(r"[0-9]{1,4}")  # ASCII only: str.isdigit() also passes '¹', which int() rejects
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also passes '¹', which int() rejects
 
 
-def _resources() -> Resources:
+def current_resources() -> Resources:
     resources: Resources = current_app.extensions["leaklab"]
     return resources
 
@@ -61,13 +61,18 @@ def check_parameters() -> None:
             raise BadRequest(f"{name} must be given once, got it {given} times")
 
 
-def _product_id() -> int:
-    raw = request.args.get("id")
+def whole_number(name: str, maximum: int) -> int:
+    """The query parameter `name`, a whole number from 1 to maximum (absent: a random one)."""
+    raw = request.args.get(name)
     if raw is None:
-        return random.randint(1, PRODUCTS)
-    if not _ID.fullmatch(raw) or not 1 <= int(raw) <= PRODUCTS:
-        raise BadRequest(f"id must be a whole number from 1 to {PRODUCTS}, got {_shown(raw)}")
+        return random.randint(1, maximum)
+    if not _WHOLE.fullmatch(raw) or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"{name} must be a whole number from 1 to {maximum}, got {_shown(raw)}")
     return int(raw)
+
+
+def _product_id() -> int:
+    return whole_number("id", PRODUCTS)
 
 
 def _cache_key() -> str:
@@ -84,7 +89,7 @@ def _cache_key() -> str:
 def database() -> Response:
     """Look one product up in PostgreSQL."""
     product_id = _product_id()
-    db = cast(Database, _resources().strategies["database"])
+    db = cast(Database, current_resources().strategies["database"])
     ensure_fd_headroom(current_app.config["FD_HEADROOM"])
     with translate_limits():
         conn = db.acquire()
@@ -104,7 +109,7 @@ def cache() -> Response:
     key = _cache_key()
     ensure_fd_headroom(current_app.config["FD_HEADROOM"])
     with translate_limits():
-        client = cast(Cache, _resources().strategies["redis"]).client()
+        client = cast(Cache, current_resources().strategies["redis"]).client()
         cached = client.get(key)
         hit = cached is not None
         value = cached.decode() if isinstance(cached, bytes) else str(cached)
@@ -161,13 +166,14 @@ def _first_line(exc: BaseException) -> str:
 @bp.get("/metrics")
 def metrics_view() -> Response:
     """Prometheus exposition for every live worker of this app."""
-    resources = _resources()
+    resources = current_resources()
     if not resources.metrics:
         raise NotFound(f"metrics are off ({AppSettings.variable('metrics')}=off)")
     body = metrics.exposition(
         resources.multiproc_dir,
         current_app.config["METRICS_REGISTRY"],
         lambda: resources.master_pid,
+        current_app.config["UPSTREAM_PORT"],
     )
     return Response(body, mimetype="text/plain; version=0.0.4")
 
@@ -183,13 +189,13 @@ def admin_reset() -> Response:
         raise Forbidden(f"admin endpoints are disabled: set {AppSettings.variable('admin_token')}")
     if not hmac.compare_digest(header.removeprefix("Bearer ").encode(), expected.encode()):
         raise Forbidden("wrong admin token")
-    return jsonify(_resources().reset_everywhere())
+    return jsonify(current_resources().reset_everywhere())
 
 
 def exhausted(exc: ResourceExhausted) -> tuple[Response, int]:
     """A JSON 503 naming the resource; what the server said stays in the log."""
     current_app.logger.warning("503: %s exhausted: %s", exc.resource, exc.detail)
-    if _resources().metrics:
+    if current_resources().metrics:
         metrics.EXHAUSTED.labels(resource=exc.resource).inc()
     body: dict[str, Any] = {
         "error": f"{exc.resource} exhausted",

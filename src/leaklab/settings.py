@@ -7,6 +7,7 @@ dataclasses. Bad values fail at start-up with the variable named.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -93,6 +94,10 @@ _APP_VARIABLES = {
     "admin_token": "LEAKLAB_ADMIN_TOKEN",
     "metrics": "LEAKLAB_METRICS",
     "multiproc_dir": "PROMETHEUS_MULTIPROC_DIR",
+    "tenant_pool_max": "LEAKLAB_TENANT_POOL_MAX",
+    "thread_limit": "LEAKLAB_THREAD_LIMIT",
+    "upstream_url": "LEAKLAB_UPSTREAM_URL",
+    "data_dir": "LEAKLAB_DATA_DIR",
 }
 
 
@@ -115,10 +120,19 @@ class AppSettings:
     admin_token: str = ""
     metrics: bool = True
     multiproc_dir: str | None = None
+    tenant_pool_max: int = 2  # the fixed app's one SQLAlchemy engine, per worker
+    thread_limit: int = 256  # threads per worker past which a request is refused (JSON 503)
+    upstream_url: str = ""  # the HTTP service the http_sessions scenario calls
+    data_dir: str = ""  # where the app writes its files (order log, exports); "": a temp dir
 
     @property
     def bind(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def files_dir(self) -> str:
+        """Where the app writes its files: data_dir, or a directory of its own under /tmp."""
+        return self.data_dir or str(Path(tempfile.gettempdir()) / f"leaklab-{self.variant}")
 
     @staticmethod
     def variable(field: str, variant: str = "") -> str:
@@ -155,6 +169,10 @@ class AppSettings:
             admin_token=env.get(var("admin_token"), "").strip(),
             metrics=_choice(env, var("metrics"), ("on", "off"), "on") == "on",
             multiproc_dir=env.get(var("multiproc_dir"), "").strip() or None,
+            tenant_pool_max=_int(env, var("tenant_pool_max"), 2, minimum=1),
+            thread_limit=_int(env, var("thread_limit"), 256, minimum=32),
+            upstream_url=_url(env, var("upstream_url"), ("http",)) or "",
+            data_dir=env.get(var("data_dir"), "").strip(),
         )
 
     def to_env(self, only: Iterable[str] | None = None) -> dict[str, str]:
@@ -188,9 +206,12 @@ class StackSettings:
     redis_port: int = 0
     postgres_exporter_port: int = 0
     redis_exporter_port: int = 0
+    upstream_port: int = 0
     workers: int = 2
     db_pool_max: int = 10
     redis_pool_max: int = 10
+    tenant_pool_max: int = 2
+    thread_limit: int = 256
     pg_max_connections: int = 100
     redis_maxclients: int = 10000
     worker_nofile: int = 0
@@ -225,9 +246,12 @@ class StackSettings:
             redis_port=_port(env, "LEAKLAB_REDIS_PORT", 0, free=True),
             postgres_exporter_port=_port(env, "LEAKLAB_POSTGRES_EXPORTER_PORT", 0, free=True),
             redis_exporter_port=_port(env, "LEAKLAB_REDIS_EXPORTER_PORT", 0, free=True),
+            upstream_port=_port(env, "LEAKLAB_UPSTREAM_PORT", 0, free=True),
             workers=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
             db_pool_max=_int(env, "LEAKLAB_DB_POOL_MAX", 10, minimum=1),
             redis_pool_max=_int(env, "LEAKLAB_REDIS_POOL_MAX", 10, minimum=1),
+            tenant_pool_max=_int(env, "LEAKLAB_TENANT_POOL_MAX", 2, minimum=1),
+            thread_limit=_int(env, "LEAKLAB_THREAD_LIMIT", 256, minimum=32),
             pg_max_connections=_int(env, "LEAKLAB_PG_MAX_CONNECTIONS", 100, minimum=10),
             redis_maxclients=_int(env, "LEAKLAB_REDIS_MAXCLIENTS", 10000, minimum=10),
             worker_nofile=_int(env, "LEAKLAB_WORKER_NOFILE", 0),

@@ -31,6 +31,10 @@ LAUNCHER_DECIDES = (
     "workers",
     "multiproc_dir",
     "port",
+    "tenant_pool_max",
+    "thread_limit",
+    "upstream_url",
+    "data_dir",
 )
 
 
@@ -42,6 +46,7 @@ def app_env(
     multiproc_dir: Path,
     admin_token: str,
     extra: Mapping[str, str] | None = None,
+    upstream_url: str = "",
 ) -> dict[str, str]:
     """The environment one variant's Gunicorn runs with (extra: further LEAKLAB_* settings)."""
     app = AppSettings(
@@ -57,6 +62,10 @@ def app_env(
         worker_nofile=settings.worker_nofile,
         admin_token=admin_token,
         multiproc_dir=str(multiproc_dir),
+        tenant_pool_max=settings.tenant_pool_max,
+        thread_limit=settings.thread_limit,
+        upstream_url=upstream_url,
+        data_dir=str(settings.run_dir.absolute() / "data" / variant),
     )
     env = {k: v for k, v in os.environ.items() if k != "PORT"}
     env.update(app.to_env(LAUNCHER_DECIDES))
@@ -132,6 +141,7 @@ class AppServer(Executor):
             fresh_multiproc_dir(up.run_dir, variant),
             state.admin_token,
             {RUN_DIR_VAR: str(up.run_dir.absolute())},
+            upstream_url=state.services["upstream"].url if "upstream" in state.services else "",
         )
         proc = start_app(up.run_dir, env, variant)
         return Launched(f"http://{s.host}:{s.app_port(variant)}", proc)

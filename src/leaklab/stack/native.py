@@ -27,6 +27,7 @@ from leaklab.stack.prometheus_server import COMPOSE_TARGETS as COMPOSE_TARGETS
 from leaklab.stack.prometheus_server import ExternalPrometheus, PrometheusServer
 from leaklab.stack.redis_server import ExternalRedis, RedisServer
 from leaklab.stack.state import CorruptState, RunState, Service
+from leaklab.stack.upstream import UpstreamServer
 
 # Scraped only while `leaklab load` runs: down between runs is not a fault.
 LOAD_JOBS = ("locust",)
@@ -39,6 +40,7 @@ def stages(settings: StackSettings) -> list[list[Executor]]:
         [
             ExternalPostgres() if settings.database_url else PostgresServer(),
             ExternalRedis() if settings.redis_url else RedisServer(),
+            UpstreamServer(),
         ],
         [AppServer(variant) for variant in VARIANTS],
         [PostgresExporter(), RedisExporter()],

@@ -17,8 +17,11 @@ from leaklab.stack.state import RunState
 APP_USER = "leaklab-app"
 # What the apps send, and nothing more: no FLUSHALL, KEYS, CONFIG or CLIENT LIST/KILL.
 # (Redis 7.0 has no CLIENT SETINFO; redis-py ignores its refusal.)
-APP_COMMANDS = "+hello +auth +ping +select +quit +reset +client|setname +client|getname +get +set"
-APP_RULES = f"~* resetchannels -@all {APP_COMMANDS}"  # the same in docker-compose.yml
+APP_COMMANDS = (
+    "+hello +auth +ping +select +quit +reset +client|setname +client|getname +get +set"
+    " +subscribe +unsubscribe +publish"
+)
+APP_RULES = f"~* resetchannels &orders:* -@all {APP_COMMANDS}"  # the same in docker-compose.yml
 
 
 def acl_file(admin_password: str, app_password: str) -> str:

@@ -48,7 +48,8 @@ def from_leak(leak: Leak) -> Resource:
         leak.threshold_per_1k,
         leak.unit,
         bound=leak.bound.name if leak.bound else None,
-        exhausted=leak.exhausted,
+        # the process's own limits saturate every resource it has, whichever leak hit them
+        exhausted=tuple(dict.fromkeys((*leak.exhausted, *scenarios.PROCESS_LIMITS))),
         warmup_requests=leak.warmup_requests,
     )
 

@@ -30,7 +30,7 @@ import tempfile
 
 from flask import jsonify, request
 
-from webapp.views import _resources
+from webapp.views import current_resources as _resources
 
 _files = []
 _opened = []  # every file the module made, for the test's cleanup

@@ -1,18 +1,15 @@
-"""The leak scenarios: one declaration each, read by every other part.
+"""What a scenario is: its leaks, gauges, charts and request; the registry that holds them.
 
-A scenario is its leaky class, its fixed class and one `Scenario` here. The app (routes,
-strategies, gauges), the verdict contract, the Leaks view's charts and cards, the terminal
-tables, the talk's slides, the Locust task mix, the Prometheus rules and the Grafana
-dashboard are all built from `SCENARIOS`. Plain data only: Gunicorn's app, the `leaklab`
-command and the locustfile import it without pulling Flask, psycopg2 or Locust along.
-Classes and views are named as "module:attribute" strings, imported only by the app.
+Also the figures every app has whatever its scenarios (RSS, fds, threads), judged beside
+the scenarios' own. Classes and views are named as "module:attribute" strings, imported
+only by the app.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 PREFIX = "leaklab_"
 KiB = 1024.0
@@ -45,26 +42,37 @@ class Gauge:
 class ServerTruth:
     """What the server itself sees of an app's connections, as a Prometheus recording rule.
 
-    `expr` counts the server's series whose `label` is the app's client name "leaklab-<app>";
-    `how` is "sum" (a count per series) or "count" (one series per client).
+    `expr` counts the server's series whose `label` is the app's client name
+    "leaklab-<app><client>" (client: the scenario's suffix, "" for the original two, so
+    each scenario's connections are told apart); `how` is "sum" (a count per series) or
+    "count" (one series per client). Without a name label the series is per app already
+    (the OS's view of the app's workers).
     """
 
     label: str  # "seen by PostgreSQL"
     series: str  # the exporter's series, before label matching
-    name_label: str  # the exporter's label holding the client name
+    name_label: str  # the exporter's label holding the client name ("": labelled by app)
     how: str
     source: str  # shown in the dashboard: "pg_stat_activity"
+    client: str = ""  # the scenario's suffix of the client name: "-tenants"
+
+    def of(self, client: str) -> ServerTruth:
+        """The same server's view of one scenario's clients, named "leaklab-<app><client>"."""
+        return replace(self, client=client)
 
     def record(self, leak: Leak) -> str:
         """The recording rule's name: app:leaklab_<resource>_server:<how>."""
         return f"app:{metric(leak.resource)}_server:{self.how}"
 
     def expr(self, leak: Leak) -> str:
+        if not self.name_label:
+            return f"{self.how} by (app) ({self.series})\nor 0 * {leak.open_record}"
         selector = self.series.rstrip("}") + ("," if "{" in self.series else "{")
+        name = f"leaklab-([a-z]+){self.client}"
         return (
             f"{self.how} by (app) (\n"
-            f'  label_replace({selector}{self.name_label}=~"leaklab-.+"}},\n'
-            f'                "app", "$1", "{self.name_label}", "leaklab-(.+)")\n'
+            f'  label_replace({selector}{self.name_label}=~"{name}"}},\n'
+            f'                "app", "$1", "{self.name_label}", "{name}")\n'
             f")\nor 0 * {leak.open_record}"
         )
 
@@ -141,6 +149,8 @@ class Scenario:
     charts: tuple[Chart, ...] = ()  # Leaks view charts beyond one per leak
     pattern: str = ""  # the production pattern it reproduces
     source: str = ""  # a public source where it bit someone
+    # the process-wide resources (rss, fds, threads) its leak also grows, judged LEAK too
+    judged: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, object]:
         """What `leaklab scenarios --json` prints for it."""
@@ -150,10 +160,15 @@ class Scenario:
             "pattern": self.pattern,
             "source": self.source,
             "endpoints": [self.endpoint],
-            "resources": [leak.resource for leak in self.leaks],
+            "resources": list(self.resources),
             "leaky": self.leaky,
             "fixed": self.fixed,
         }
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """Every resource `check` must call LEAK on its leaky app: its own, then the shared."""
+        return (*(leak.resource for leak in self.leaks), *self.judged)
 
     @property
     def all_gauges(self) -> tuple[Gauge, ...]:
@@ -254,6 +269,9 @@ class Registry:
 WORKER_RSS = Gauge("worker_resident_memory_bytes", "RSS of each live worker")
 WORKER_FDS = Gauge("worker_open_fds", "Open file descriptors of each live worker")
 WORKER_THREADS = Gauge("worker_threads", "Threads of each live worker")
+WORKER_UPSTREAM_SOCKETS = Gauge(
+    "worker_upstream_sockets", "Sockets of each live worker to the upstream, in any state"
+)
 RESETS = Gauge("worker_resets", "Resets (POST /admin/reset) each live worker has carried out")
 EXHAUSTED = metric("exhausted")  # a counter: leaklab_exhausted_total{resource}
 API_REQUESTS = 'flask_http_request_duration_seconds_count{path=~"/api/.+"}'
@@ -271,106 +289,8 @@ RSS = Leak(
     WORKER_RSS,
     warmup_requests=300,
 )
+# Limits of the whole process: once one is reached every endpoint answers 503, so each of
+# its resources stops growing (saturated) whichever scenario's leak reached the limit.
+PROCESS_LIMITS = ("worker_open_files", "worker_threads")
 FDS = Leak("fds", "Open files", "fds", 4.0, WORKER_FDS, exhausted=("worker_open_files",))
-THREADS = Leak("threads", "Threads", "threads", 1.0, WORKER_THREADS)
-
-# The servers' view, through the exporters the stack runs (and compose).
-POSTGRESQL = ServerTruth(
-    "seen by PostgreSQL", metric("pg_connections"), "application_name", "sum", "pg_stat_activity"
-)
-REDIS = ServerTruth(
-    "seen by Redis", "redis_connected_clients_details", "name", "count", "CLIENT LIST"
-)
-
-DB_POOL_MAX = Gauge(
-    "db_pool_max",
-    "Capacity of the app's PostgreSQL pools, summed over workers (0: no pool)",
-    read="pool_max",
-)
-DB_POOL_IN_USE = Gauge(
-    "db_pool_in_use", "PostgreSQL connections checked out by requests", read="in_use"
-)
-
-SCENARIOS = Registry(
-    [
-        Scenario(
-            name="database",
-            title="A PostgreSQL connection per request",
-            endpoint="/api/database",
-            view="webapp.views:database",
-            leaky="webapp.leaky:ConnectionPerRequest",
-            fixed="webapp.fixed:PooledConnections",
-            pattern="psycopg2.connect() in the handler, kept on a module list, never closed",
-            leaks=(
-                Leak(
-                    "db_connections",
-                    "PostgreSQL connections",
-                    "connections",
-                    2.0,
-                    Gauge(
-                        "db_connections_open",
-                        "PostgreSQL connections the app holds open",
-                        read="open_connections",
-                    ),
-                    bound=DB_POOL_MAX,
-                    exhausted=("postgresql_max_connections", "db_pool"),
-                    server=POSTGRESQL,
-                    alert="The app keeps PostgreSQL connections it never gives back.",
-                    short="PostgreSQL conns",
-                ),
-            ),
-            gauges=(DB_POOL_IN_USE,),
-            charts=(
-                Chart(
-                    "pool",
-                    "PostgreSQL pool: in use vs max",
-                    "connections",
-                    (
-                        Line("in use", DB_POOL_IN_USE.by_app()),
-                        # the leaky app has no pool (max 0): no line rather than a misleading 0
-                        Line("pool max", f"{DB_POOL_MAX.by_app()} > 0", dashed=True),
-                    ),
-                ),
-            ),
-            request=Request("id", "{n}", 1000, expects="id"),
-            settings=("database_url", "app_name", "db_pool_max"),
-            weight=3,
-        ),
-        Scenario(
-            name="redis",
-            title="A Redis client per request",
-            endpoint="/api/redis",
-            view="webapp.views:cache",
-            leaky="webapp.leaky:ClientPerRequest",
-            fixed="webapp.fixed:SharedClient",
-            pattern="redis.Redis.from_url() per request, each with its own pool, kept",
-            leaks=(
-                Leak(
-                    "redis_connections",
-                    "Redis connections",
-                    "connections",
-                    2.0,
-                    Gauge(
-                        "redis_connections_open",
-                        "Redis connections the app holds open",
-                        read="open_connections",
-                    ),
-                    bound=Gauge(
-                        "redis_pool_max",
-                        "Capacity of the app's Redis connection pools, summed over workers "
-                        "(0: unbounded)",
-                        read="pool_max",
-                    ),
-                    exhausted=("redis_maxclients", "worker_open_files"),
-                    server=REDIS,
-                    alert="The app keeps Redis connections it never closes.",
-                    short="Redis conns",
-                ),
-            ),
-            gauges=(Gauge("redis_pools", "Live redis-py connection pools", read="pools"),),
-            request=Request("key", "product:{n}", 200, expects="value"),
-            settings=("redis_url", "app_name", "redis_pool_max"),
-            weight=2,
-        ),
-    ]
-)
+THREADS = Leak("threads", "Threads", "threads", 1.0, WORKER_THREADS, exhausted=("worker_threads",))
