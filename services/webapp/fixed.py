@@ -196,19 +196,19 @@ class SharedExecutor:
         return 0
 
 
-@functools.lru_cache(maxsize=MEMO_ENTRIES)  # FIX: bounded, keyed by what the answer depends on
-def _quote(sku: int) -> bytes:
-    return price_sheet(sku)
-
-
 class BoundedMemo:
-    """Memoizes each price sheet by its sku, at most MEMO_ENTRIES of them."""
+    """Memoizes each price sheet by its sku alone, at most MEMO_ENTRIES of them."""
+
+    @staticmethod
+    @functools.lru_cache(maxsize=MEMO_ENTRIES)  # FIX: bounded, keyed by what the sheet needs
+    def _sheet(sku: int) -> bytes:
+        return price_sheet(sku)
 
     def quote(self, sku: int) -> bytes:
-        return _quote(sku)
+        return self._sheet(sku)
 
     def entries(self) -> int:
-        return _quote.cache_info().currsize
+        return self._sheet.cache_info().currsize
 
     def max_entries(self) -> int:
         return MEMO_ENTRIES

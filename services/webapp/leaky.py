@@ -179,26 +179,26 @@ class ExecutorPerRequest:
         return released
 
 
-@functools.cache  # LEAK: unbounded, and keyed by the time of the quote
-def _quote_at(sku: int, at: int) -> bytes:
-    return price_sheet(sku)
-
-
 class MemoPerTimestamp:
     """Memoizes each price sheet by (sku, time): a new entry for every request."""
 
+    @staticmethod
+    @functools.cache  # LEAK: unbounded (lru_cache(maxsize=None)), the time in every key
+    def _sheet(sku: int, at: int) -> bytes:
+        return price_sheet(sku)
+
     def quote(self, sku: int) -> bytes:
-        return _quote_at(sku, time.time_ns())
+        return self._sheet(sku, time.time_ns())
 
     def entries(self) -> int:
-        return _quote_at.cache_info().currsize
+        return self._sheet.cache_info().currsize
 
     def max_entries(self) -> int:
-        return 0  # maxsize=None
+        return 0  # no maxsize
 
     def reset(self) -> int:
         released = self.entries()
-        _quote_at.cache_clear()
+        self._sheet.cache_clear()
         return released
 
 

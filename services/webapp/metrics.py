@@ -75,7 +75,7 @@ class WorkerProcessCollector(Collector):
 
     def _figures(self, proc: psutil.Process) -> list[float]:
         with proc.oneshot():
-            figures = [proc.memory_info().rss, proc.num_fds(), proc.num_threads()]
+            figures: list[float] = [proc.memory_info().rss, proc.num_fds(), proc.num_threads()]
         if self._upstream_port:
             sockets = proc.net_connections(kind="tcp")
             figures.append(sum(1 for c in sockets if c.raddr and c.raddr[1] == self._upstream_port))

@@ -142,7 +142,7 @@ def limit_of(exc: BaseException) -> ResourceExhausted | None:
     if isinstance(exc, psycopg2.OperationalError):
         return _postgresql_limit(exc)
     if isinstance(exc, sqlalchemy.exc.DBAPIError):  # SQLAlchemy wraps the driver's: its .orig
-        return _postgresql_limit(exc.orig)
+        return _postgresql_limit(exc.orig) if exc.orig is not None else None
     if isinstance(exc, redis.ConnectionError):
         return _redis_limit(exc)
     if isinstance(exc, OSError | RuntimeError):
@@ -269,4 +269,4 @@ def pg_pool_connections(pool: psycopg2.pool.AbstractConnectionPool) -> tuple[int
 
 def pg_connect(dsn: str, name: str) -> connection:
     """Open one connection, tagged with the app's name for pg_stat_activity."""
-    return psycopg2.connect(dsn, **pg_args(name))  # type: ignore[arg-type]
+    return psycopg2.connect(dsn, application_name=name, connect_timeout=5)

@@ -41,9 +41,10 @@ def _slide_lines(node: ast.ClassDef, lines: list[str], marker: str) -> list[str]
         keep.append((first.lineno, first.end_lineno or first.lineno))
     for item in node.body:
         if isinstance(item, ast.FunctionDef) and item.end_lineno is not None:
-            body = lines[item.lineno - 1 : item.end_lineno]
+            start = min([d.lineno for d in item.decorator_list] + [item.lineno])
+            body = lines[start - 1 : item.end_lineno]
             if any(marker in line for line in body):
-                keep.append((item.lineno, item.end_lineno))
+                keep.append((start, item.end_lineno))
     out: list[str] = []
     last = None
     for start, end in keep:
@@ -100,9 +101,11 @@ def _syntax(excerpt: Excerpt) -> Syntax:
     )
 
 
-def code_slide(console: Console) -> RenderableType:
-    """Leaky beside fixed, one row per resource; stacked when the terminal is narrow."""
-    leaky, fixed = excerpts("leaky"), excerpts("fixed")
+def code_slide(console: Console, scenarios: Iterable[Scenario] | None = None) -> RenderableType:
+    """Leaky beside fixed, one row per scenario (default: the story's); stacked when the
+    terminal is narrow."""
+    chosen = list(scenarios) if scenarios is not None else SCENARIOS.story()
+    leaky, fixed = excerpts("leaky", chosen), excerpts("fixed", chosen)
     side_by_side = console.width >= 150
     rows: list[RenderableType] = []
     for left, right in zip(leaky, fixed, strict=False):

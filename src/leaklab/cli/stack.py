@@ -126,7 +126,10 @@ def seed(roles: bool) -> None:
         raise SettingsError("LEAKLAB_DATABASE_URL is not set (postgresql://user:pw@host:port/db)")
     if roles:
         budgets = connection_budgets(
-            settings.pg_max_connections, settings.workers, settings.db_pool_max
+            settings.pg_max_connections,
+            settings.workers,
+            settings.db_pool_max,
+            settings.tenant_pool_max,
         )
         create_roles(url, budgets, role_passwords(os.environ))
         limits = ", ".join(f"{app_role(v)} {n}" for v, n in budgets.items())

@@ -113,17 +113,26 @@ def server_side(scenario: Scenario, leak: Leak, server: ServerTruth) -> Item:
         raise ValueError(f"no test shape for a server-side rule counted by {server.how!r}")
 
     def client(app: str, n: int, value: int) -> dict[str, str]:
-        labels = {**fixed_labels, server.name_label: app, "series": str(n)}
+        # by client name; or (no name label) per worker of an app, as Prometheus labels them
+        named = {server.name_label: app} if server.name_label else {"app": app.split("-")[1]}
+        labels = {**fixed_labels, **named, "series": str(n)}
         return {"series": _series(name, **labels), "values": f"{value}x4"}
 
     record = server.record(leak)
+    others = (
+        [client("unnamed", 3, 2)]  # not one of leaklab's apps: not counted
+        if server.name_label
+        else []
+    )
+    if server.name_label and server.client:  # another scenario's clients of the same app
+        others.append(client("leaklab-leaky", 4, 7))
     test = {
         "name": f"{scenario.name}: what {server.source} sees per app, 0 for an app holding none",
         "interval": INTERVAL,
         "input_series": [
-            client("leaklab-leaky", 1, 40),
-            client("leaklab-leaky", 2, 55),
-            client("unnamed", 3, 2),  # not one of leaklab's apps: not counted
+            client(f"leaklab-leaky{server.client}", 1, 40),
+            client(f"leaklab-leaky{server.client}", 2, 55),
+            *others,
             {"series": _series(leak.held.name, app="leaky", instance="a"), "values": "95x4"},
             {"series": _series(leak.held.name, app="fixed", instance="b"), "values": "0x4"},
         ],

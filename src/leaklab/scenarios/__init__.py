@@ -41,7 +41,6 @@ from leaklab.scenarios.original import ORIGINAL
 from leaklab.scenarios.servers import POSTGRESQL, REDIS, REDIS_PUBSUB, UPSTREAM_SOCKETS
 
 SCENARIOS = Registry([*ORIGINAL, *CATALOG])
-STORY = tuple(s.name for s in ORIGINAL)  # the default story of `demo` and `talk`
 
 __all__ = [
     "API_REQUESTS",
@@ -57,7 +56,6 @@ __all__ = [
     "RESETS",
     "RSS",
     "SCENARIOS",
-    "STORY",
     "THREADS",
     "UPSTREAM_SOCKETS",
     "WORKER_FDS",

@@ -7,7 +7,7 @@ only by the app.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -151,6 +151,7 @@ class Scenario:
     source: str = ""  # a public source where it bit someone
     # the process-wide resources (rss, fds, threads) its leak also grows, judged LEAK too
     judged: tuple[str, ...] = ()
+    story: bool = False  # part of the default story of `demo` and `talk`
 
     def describe(self) -> dict[str, object]:
         """What `leaklab scenarios --json` prints for it."""
@@ -207,6 +208,17 @@ class Registry:
 
     def names(self) -> list[str]:
         return [s.name for s in self.scenarios]
+
+    def story(self) -> list[Scenario]:
+        """The default story of `demo` and `talk`: the scenarios marked `story`."""
+        return [s for s in self.scenarios if s.story]
+
+    def select(self, names: Iterable[str] = ()) -> list[Scenario]:
+        """The scenarios named, in the registry's order (none named: all of them)."""
+        wanted = list(names)
+        for name in wanted:
+            self.get(name)  # a KeyError naming the known ones
+        return [s for s in self.scenarios if not wanted or s.name in wanted]
 
     def get(self, name: str) -> Scenario:
         for scenario in self.scenarios:

@@ -23,6 +23,7 @@ ORIGINAL = (
         leaky="webapp.leaky:ConnectionPerRequest",
         fixed="webapp.fixed:PooledConnections",
         pattern="psycopg2.connect() in the handler, kept on a module list, never closed",
+        source="https://github.com/psycopg/psycopg2/issues/663",
         leaks=(
             Leak(
                 "db_connections",
@@ -57,6 +58,7 @@ ORIGINAL = (
         request=Request("id", "{n}", 1000, expects="id"),
         settings=("database_url", "app_name", "db_pool_max"),
         weight=3,
+        story=True,
     ),
     Scenario(
         name="redis",
@@ -66,6 +68,7 @@ ORIGINAL = (
         leaky="webapp.leaky:ClientPerRequest",
         fixed="webapp.fixed:SharedClient",
         pattern="redis.Redis.from_url() per request, each with its own pool, kept",
+        source="https://github.com/didip/beaker_extensions/issues/6",
         leaks=(
             Leak(
                 "redis_connections",
@@ -93,5 +96,6 @@ ORIGINAL = (
         request=Request("key", "product:{n}", 200, expects="value"),
         settings=("redis_url", "app_name", "redis_pool_max"),
         weight=2,
+        story=True,
     ),
 )

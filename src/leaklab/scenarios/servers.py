@@ -14,7 +14,7 @@ REDIS = ServerTruth(
 # Redis clients in pub/sub mode (flag P), one series per client, per name.
 REDIS_PUBSUB = ServerTruth(
     "seen by Redis (pub/sub)",
-    'redis_connected_clients_details{flags=~".*P.*"}',
+    'redis_connected_clients_details{flags="P"}',
     "name",
     "count",
     "CLIENT LIST, flags P",

@@ -36,20 +36,24 @@ def app_role(variant: str) -> str:
     return f"{APP_ROLE}_{variant}"
 
 
-def connection_budgets(max_connections: int, workers: int, db_pool_max: int) -> dict[str, int]:
+def connection_budgets(
+    max_connections: int, workers: int, db_pool_max: int, tenant_pool_max: int
+) -> dict[str, int]:
     """Split max_connections the way production does: each app its own CONNECTION LIMIT.
 
-    The fixed app gets what its pools can hold plus one /ready check per worker and a
-    margin; the leaky app gets the rest, so however much it leaks, the fixed app keeps
-    its share (a cold pool included). The superuser's reserved slots stay for probes.
+    The fixed app gets what its pools can hold (psycopg2's and SQLAlchemy's) plus one
+    /ready check per worker and a margin; the leaky app gets the rest, so however much it
+    leaks, the fixed app keeps its share (a cold pool included). The superuser's reserved
+    slots stay for probes.
     """
-    fixed = workers * (db_pool_max + 1) + 2
+    fixed = workers * (db_pool_max + tenant_pool_max + 1) + 2
     leaky = max_connections - SUPERUSER_RESERVED - MONITOR_BUDGET - fixed
     if leaky < 5:
         raise StackError(
             f"LEAKLAB_PG_MAX_CONNECTIONS={max_connections} leaves the leaky app {leaky} "
             f"connections once the fixed app has its {fixed} ({AppSettings.variable('workers')}="
-            f"{workers} x ({AppSettings.variable('db_pool_max')}={db_pool_max} + 1) + 2): "
+            f"{workers} x ({AppSettings.variable('db_pool_max')}={db_pool_max} + "
+            f"{AppSettings.variable('tenant_pool_max')}={tenant_pool_max} + 1) + 2): "
             f"raise it to at least {max_connections - leaky + 5}"
         )
     return {"leaky": leaky, "fixed": fixed}
@@ -126,7 +130,9 @@ class PostgresServer(Executor):
 
     def launch(self, up: Up) -> Launched:
         s = up.settings
-        budgets = connection_budgets(s.pg_max_connections, s.workers, s.db_pool_max)
+        budgets = connection_budgets(
+            s.pg_max_connections, s.workers, s.db_pool_max, s.tenant_pool_max
+        )
         port = up.port(s.postgres_port)
         bindir = find_bindir()
         user = server_user(s.postgres_os_user)

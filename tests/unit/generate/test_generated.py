@@ -120,7 +120,7 @@ def test_a_toy_scenario_shows_up_in_the_dashboard_and_the_rules(tmp_path: Path) 
         rules["app:leaklab_toy_widgets_open:sum"]["expr"]
         == "sum by (app) (leaklab_toy_widgets_open)"
     )
-    assert 'client=~"leaklab-.+"' in rules["app:leaklab_toy_widgets_server:count"]["expr"]
+    assert 'client=~"leaklab-([a-z]+)"' in rules["app:leaklab_toy_widgets_server:count"]["expr"]
     widgets = rules["LeakLabToyWidgetLeak"]
     assert widgets["annotations"]["summary"] == "The app keeps widgets it never returns."
     assert (

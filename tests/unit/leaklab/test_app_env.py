@@ -26,9 +26,18 @@ def test_the_app_reads_what_the_launcher_decided(
         db_pool_max=4,
         redis_pool_max=6,
         worker_nofile=256,
+        tenant_pool_max=3,
+        thread_limit=99,
     )
     env = app_env(
-        variant, stack, "postgresql://u:p@h:1/d", "redis://h:2/0", tmp_path / "m", "tok", {}
+        variant,
+        stack,
+        "postgresql://u:p@h:1/d",
+        "redis://h:2/0",
+        tmp_path / "m",
+        "tok",
+        {},
+        upstream_url="http://h:3",
     )
     assert "PORT" not in env
     assert AppSettings.from_env(env) == AppSettings(
@@ -44,4 +53,8 @@ def test_the_app_reads_what_the_launcher_decided(
         worker_nofile=256,
         admin_token="tok",
         multiproc_dir=str(tmp_path / "m"),
+        tenant_pool_max=3,
+        thread_limit=99,
+        upstream_url="http://h:3",
+        data_dir=str(tmp_path.absolute() / "data" / variant),  # the app's files: in the run dir
     )

@@ -24,12 +24,19 @@ def test_json_lists_every_scenario_with_its_endpoints_and_the_resources_check_ju
     result = leaklab("scenarios", "--json")
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
-    assert [s["name"] for s in listed] == SCENARIOS.names() == ["database", "redis"]
+    assert [s["name"] for s in listed] == SCENARIOS.names()
+    assert len(listed) >= 9 and listed[:2] == [
+        {**listed[0], "name": "database"},
+        {**listed[1], "name": "redis"},
+    ]
     judged = {r.name for r in contract()}
     for entry in listed:
         assert entry["endpoints"] and all(e.startswith("/api/") for e in entry["endpoints"])
         assert entry["resources"] and set(entry["resources"]) <= judged
     assert listed[0]["resources"] == ["db_connections"]
+    by_name = {s["name"]: s for s in listed}
+    assert by_name["executors"]["resources"] == ["executor_threads", "threads"]  # and the OS's
+    assert all(s["source"].startswith("https://") for s in listed), "each names a public source"
 
 
 def test_the_table_names_each_scenario_and_its_endpoint() -> None:
