@@ -14,7 +14,7 @@ import gevent
 import leaks_view
 import locust_exporter
 import run_outcome
-from locust import HttpUser, constant_pacing, events
+from locust import HttpUser, constant_pacing, events, tag
 from locust.env import Environment
 from locust.runners import WorkerRunner
 from task_mix import Task, task_mix
@@ -40,7 +40,7 @@ def _run(task: Task) -> Callable[[LeakLabUser], None]:
         user.get(task.path, task.params(), task.expects)
 
     run.__name__ = task.name
-    return run
+    return tag(task.name)(run)  # `--tags NAME`: only that scenario's task
 
 
 class LeakLabUser(HttpUser):

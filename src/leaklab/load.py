@@ -52,6 +52,7 @@ class LoadPlan:
     autostart: bool = False  # the web UI, and the run starts at once (leaklab talk)
     prometheus_url: str | None = None  # where the web UI's Leaks view reads the figures
     prometheus_step: float = 1.0
+    scenarios: tuple[str, ...] = ()  # only these scenarios' tasks (Locust's --tags); (): all
 
     def _common(self) -> list[str]:
         files = f"{LOCUSTFILE},{SHAPEFILE}" if self.shape else str(LOCUSTFILE)
@@ -74,6 +75,8 @@ class LoadPlan:
         ]
         if self.shape:
             argv += ["--shape", self.shape]
+        if self.scenarios:  # each task is tagged with its scenario's name
+            argv += ["--tags", *self.scenarios]
         return argv
 
     def master_argv(self) -> list[str]:

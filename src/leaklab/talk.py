@@ -27,12 +27,13 @@ from leaklab.exit_codes import ExitCode
 from leaklab.load import LoadPlan, LocustRun, stack_plan
 from leaklab.measure import holdings, reset
 from leaklab.run import MeasuredRun
+from leaklab.scenarios import SCENARIOS, Scenario
 from leaklab.settings import VARIANTS
 from leaklab.slides import code_slide
 from leaklab.stack import NativeStack
 from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
-from leaklab.story import EXPECTED, STACK_APPS, tells_the_story
+from leaklab.story import STACK_APPS, chosen, expected, for_scenarios, tells_the_story
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.stats import Verdict
 
@@ -59,6 +60,7 @@ class TalkPlan:
     spawn_rate: float = 2.0
     pace: float = 1.0
     shape: str | None = None
+    scenarios: tuple[str, ...] = ()  # the scenarios told (): the default story's
 
 
 class Talk:
@@ -78,6 +80,7 @@ class Talk:
         self.settings = stack.settings
         self.prometheus = stack.prometheus_url()
         self.step = self.settings.step_seconds
+        self.scenarios = chosen(plan.scenarios)
 
     # -- pacing -------------------------------------------------------------------------
     def _next(self, number: int, waited: bool = False) -> None:
@@ -104,11 +107,8 @@ class Talk:
     # -- the story ----------------------------------------------------------------------
     def run(self) -> int:
         self._next(1)
-        self.console.print(code_slide(self.console))
-        self.console.print(
-            "Left: a new connection and a new Redis client per request, never given back. "
-            "Right: one bounded pool per worker; every connection goes back."
-        )
+        self.console.print(code_slide(self.console, self.scenarios))
+        self.console.print(_caption(self.scenarios))
         self._next(2)
         self.console.print(
             "Warming both apps up (a short burst, then a reset): real apps are warm."
@@ -122,6 +122,7 @@ class Talk:
             pace=self.plan.pace,
             shape=self.plan.shape,
             autostart=True,
+            scenarios=tuple(s.name for s in self.scenarios),
         )
         run = MeasuredRun(
             self.state, load, self.step, warm_up=lambda url: burst(url, WARM_UP_REQUESTS)
@@ -132,7 +133,7 @@ class Talk:
             self._show_urls(load, locust)
             self._next(3)
             hint = None if self.plan.auto else escape(f"[Enter] 4) {STAGES[3]}")
-            with LiveFigures(self.console, self.prometheus, None, load_started, hint):
+            with self._live(load_started, hint):
                 self._hold(self.plan.climb)
             self._next(4, waited=not self.plan.auto)  # the Enter that ended stage 3
             saturated = self._wait_for_saturation(locust, load_started)
@@ -140,13 +141,13 @@ class Talk:
             self._next(5)
             # the verdict needs 100 requests per app; the leaky role's limit can come sooner
             run.stop(locust, at_least=MIN_LOAD_SECONDS)
-        result = run.decide(self.prometheus, STACK_APPS)
+        result = for_scenarios(run.decide(self.prometheus, STACK_APPS), self.scenarios)
         self.console.print(verdict_table(result))
         for line in reason_lines(result, only=Verdict.UNDECIDED):
             self.console.print(line)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         result.write_json(self.out_dir / "check.json")
-        expected = tells_the_story(result)
+        told = tells_the_story(result, self.scenarios)
         self._next(6)
         self._reset()
         self.console.print(
@@ -154,9 +155,16 @@ class Talk:
             f"{self.out_dir / 'check.json'}\nRun it again: [bold]leaklab talk[/bold]. "
             "Stop the stack: [bold]leaklab down[/bold]."
         )
-        if not expected:
-            self.console.print(f"[red]The verdicts are not the expected ones[/red] ({EXPECTED}).")
-        return ExitCode.OK if expected else ExitCode.NOT_AS_EXPECTED
+        if not told:
+            self.console.print(
+                f"[red]The verdicts are not the expected ones[/red] ({expected(self.scenarios)})."
+            )
+        return ExitCode.OK if told else ExitCode.NOT_AS_EXPECTED
+
+    def _live(self, started: float, caption: str | None = None) -> LiveFigures:
+        return LiveFigures(
+            self.console, self.prometheus, None, started, caption, scenarios=self.scenarios
+        )
 
     def _show_urls(self, load: LoadPlan, locust: LocustRun) -> None:
         web = f"http://{load.host}:{load.web_port}"
@@ -185,13 +193,19 @@ class Talk:
     def _wait_for_saturation(
         self, locust: LocustRun, load_started: float
     ) -> requests.Response | None:
-        """Keep the figures live until the leaky app refuses a request with a JSON 503."""
+        """Keep the figures live until the leaky app refuses a request with a JSON 503
+        (at the first told scenario that has a limit; None at once if none has)."""
+        limited = [s for s in self.scenarios if any(leak.exhausted for leak in s.leaks)]
+        if not limited:
+            return None
+        scenario = limited[0]
+        url = f"{self.state.url('leaky')}{scenario.endpoint}"
+        params = {scenario.request.param: scenario.request.template.format(n=1)}
         deadline = time.monotonic() + self.plan.saturation_timeout
-        url = f"{self.state.url('leaky')}/api/database"
-        with LiveFigures(self.console, self.prometheus, None, load_started):
+        with self._live(load_started):
             while time.monotonic() < deadline and locust.running():
                 try:
-                    response = requests.get(url, params={"id": 1}, timeout=5)
+                    response = requests.get(url, params=params, timeout=5)
                 except requests.RequestException:
                     response = None
                 if response is not None and response.status_code == 503:
@@ -200,6 +214,22 @@ class Talk:
         return None
 
     def _show_saturation(self, response: requests.Response | None) -> None:
+        if self.scenarios == SCENARIOS.story():
+            self._show_story_saturation(response)
+            return
+        figures = held_figures(self.prometheus, self.scenarios)
+        for line in figures:
+            self.console.print(line)
+        if response is None:
+            self.console.print(
+                "[yellow]The leaky app has not reached a limit yet[/yellow] "
+                "(memory has none here; fds and threads have the worker's)."
+            )
+            return
+        self.console.print(f"{response.url.split('?')[0]} on the leaky app now answers:")
+        self.console.print_json(response.text)
+
+    def _show_story_saturation(self, response: requests.Response | None) -> None:
         held = holdings(self.state, "leaky")
         # the leaky app's own share of max_connections: its role's CONNECTION LIMIT
         limit = self.state.connection_limits.get("leaky", self.settings.pg_max_connections)
@@ -224,14 +254,67 @@ class Talk:
         )
 
     def _reset(self) -> None:
+        told = [s.name for s in self.scenarios]
+        still_open: dict[str, int] = {}
         for variant in VARIANTS:
-            released = reset(self.state, variant)
-            self.console.print(f"{variant}: POST /admin/reset -> {released.get('released')}")
-        after = holdings(self.state, "leaky")
-        self.console.print(
-            f"leaky now holds {after.db_server} PostgreSQL and {after.redis_server} Redis "
-            "connections: ready for the next run, no restart."
+            answer = reset(self.state, variant)
+            released = _told(answer.get("released"), told)
+            self.console.print(f"{variant}: POST /admin/reset -> released {released}")
+            if variant == "leaky":
+                still_open = _told(answer.get("still_open"), told)
+        if self.scenarios == SCENARIOS.story():
+            after = holdings(self.state, "leaky")
+            self.console.print(
+                f"leaky now holds {after.db_server} PostgreSQL and {after.redis_server} Redis "
+                "connections: ready for the next run, no restart."
+            )
+        else:
+            self.console.print(f"leaky now holds {still_open}: ready for the next run, no restart.")
+
+
+def _caption(scenarios: list[Scenario]) -> str:
+    """What the slide shows, in words (the layout's own words: beside or above)."""
+    if scenarios == SCENARIOS.story():
+        return (
+            "Leaky: a new connection and a new Redis client per request, never given back. "
+            "Fixed: one bounded pool per worker; every connection goes back."
         )
+    return " ".join(f"Leaky: {s.pattern}." for s in scenarios) + (
+        " Fixed: the same work, and nothing kept past the request."
+    )
+
+
+def held_figures(prometheus: str, scenarios: list[Scenario]) -> list[str]:
+    """Each told leak's figure per app now, as the app and its server see it."""
+    lines = []
+    for scenario in scenarios:
+        for leak in scenario.leaks:
+            held = _by_app(prometheus, leak.open_record)
+            seen = _by_app(prometheus, leak.server.record(leak)) if leak.server else {}
+            where = f"; {leak.server.label}: {_pair(seen)}" if leak.server else ""
+            lines.append(f"{leak.title}: held by the app {_pair(held)}{where}")
+    return lines
+
+
+def _told(counts: object, told: list[str]) -> dict[str, int]:
+    """A reset's counts per scenario, for the scenarios told only."""
+    if not isinstance(counts, dict):
+        return {}
+    return {k: int(v) for k, v in counts.items() if k in told}
+
+
+def _pair(figures: dict[str, float]) -> str:
+    return ", ".join(f"{app} {figures.get(app, 0):.0f}" for app in VARIANTS)
+
+
+def _by_app(prometheus: str, expr: str) -> dict[str, float]:
+    try:
+        result = requests.get(
+            f"{prometheus}/api/v1/query", params={"query": expr}, timeout=3
+        ).json()["data"]["result"]
+    except (requests.RequestException, KeyError, ValueError):
+        return {}
+    return {r["metric"].get("app", "?"): float(r["value"][1]) for r in result}
 
 
 def _has_browser() -> bool:

@@ -18,6 +18,9 @@ from leaklab.exit_codes import ExitCode
 from leaklab.stages import duration
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from leaklab.scenarios import Scenario
     from leaklab.stack import NativeStack
     from leaklab.stack.state import RunState
     from leaklab.verdict.check import CheckResult
@@ -38,12 +41,15 @@ def drive_and_decide(
     apps: dict[str, str] | None = None,
     resources: tuple[Resource, ...] | None = None,
     requests_selector: str | None = None,
+    scenarios: Sequence[Scenario] = (),
 ) -> tuple[CheckResult, Path]:
-    """Empty both apps, run Locust headless with a live view, then decide on that window."""
+    """Empty both apps, run Locust headless with a live view (at the scenarios' endpoints;
+    none given: all), then decide on that window."""
     from leaklab import durations
     from leaklab.load import stack_plan
     from leaklab.run import MeasuredRun, new_out_dir
-    from leaklab.story import STACK_APPS
+    from leaklab.scenarios import SCENARIOS
+    from leaklab.story import STACK_APPS, for_scenarios
     from leaklab.verdict.display import LiveFigures
     from leaklab.verdict.query import REQUESTS
 
@@ -58,23 +64,26 @@ def drive_and_decide(
         headless=True,
         shape=shape,
         pace=pace,
+        scenarios=tuple(s.name for s in scenarios),
     )
     run = MeasuredRun(state, plan, stack.settings.step_seconds)
     run.reset()
     url = prometheus or state.url("prometheus")
     what = f"shape {shape!r}" if shape else f"{users} users, {seconds} s"
-    console.print(f"Locust at both apps: {what} (its log: {out_dir / 'locust.log'})")
-    with run.load() as locust, LiveFigures(console, url, seconds):
+    told = ", ".join(s.name for s in scenarios) if scenarios else "every scenario"
+    console.print(f"Locust at both apps: {what}, {told} (its log: {out_dir / 'locust.log'})")
+    with run.load() as locust, LiveFigures(console, url, seconds, scenarios=scenarios or None):
         code = locust.wait()
     if code != 0:
         err.print(f"[yellow]leaklab:[/yellow] Locust exited with {code}: see {out_dir}")
     result = run.decide(url, apps or STACK_APPS, resources, requests_selector or REQUESTS)
-    return result, out_dir
+    return for_scenarios(result, list(scenarios) or list(SCENARIOS)), out_dir
 
 
 @click.command()
 @options.run_time("Drive Locust at both apps this long, then decide (default 60s).")
 @options.locust_options(spawn_rate_default=4.0, pace_default=0.25, when="With --run-time: ")
+@options.scenarios("all")
 @click.option(
     "--since",
     type=Duration(),
@@ -125,6 +134,7 @@ def check(
     spawn_rate: float,
     pace: float,
     shape: str | None,
+    scenario_names: tuple[str, ...],
     prometheus: str | None,
     apps: dict[str, str] | None,
     requests_selector: str,
@@ -134,6 +144,7 @@ def check(
     report_dir: Path | None,
 ) -> None:
     """Decide LEAK / NO LEAK per app and resource (exit 0 no leak, 1 leak, 2 error, 3 undecided)."""
+    from leaklab.scenarios import SCENARIOS
     from leaklab.story import STACK_APPS
     from leaklab.verdict.check import run_check, window_since
     from leaklab.verdict.display import verdict_table
@@ -142,6 +153,8 @@ def check(
         raise click.UsageError(
             "give --run-time (drive load, then decide) or --since (decide from history), not both"
         )
+    if since and scenario_names:
+        raise click.UsageError("--scenario chooses what the load drives: not with --since")
     stack = open_stack(ctx)
     chosen_apps = apps or dict(STACK_APPS)
     locust_html = None
@@ -164,6 +177,7 @@ def check(
             chosen_apps,
             resources,
             requests_selector,
+            SCENARIOS.select(scenario_names),
         )
         locust_html = locust_report(out_dir)
     console.print(verdict_table(result))

@@ -70,6 +70,20 @@ shape = click.option(
 )
 
 
+def scenarios(default: str) -> Callable[[F], F]:
+    """--scenario NAME (repeatable): only those scenarios' endpoints get load."""
+    from leaklab.scenarios import SCENARIOS
+
+    return click.option(
+        "--scenario",
+        "scenario_names",
+        type=click.Choice(SCENARIOS.names()),
+        multiple=True,
+        help=f"Load only this scenario's endpoint (repeatable; `leaklab scenarios` lists them) "
+        f"[{default}].",
+    )
+
+
 def locust_options(
     spawn_rate_default: float, pace_default: float, when: str = ""
 ) -> Callable[[F], F]:

@@ -47,6 +47,7 @@ from leaklab.exit_codes import ExitCode
     help="Open the Leaks view in a graphical browser when there is one.",
 )
 @options.locust_options(spawn_rate_default=2.0, pace_default=1.0)
+@options.scenarios("database and redis, the original two")
 @click.pass_context
 @clean_errors
 def talk(
@@ -60,6 +61,7 @@ def talk(
     spawn_rate: float,
     pace: float,
     shape: str | None,
+    scenario_names: tuple[str, ...],
 ) -> None:
     """The talk in six stages, each on Enter: code, load, climb, 503s, verdict, reset."""
     from leaklab.run import new_out_dir
@@ -77,6 +79,7 @@ def talk(
         spawn_rate=spawn_rate,
         pace=pace,
         shape=shape,
+        scenarios=scenario_names,
     )
     out_dir = new_out_dir(stack.run_dir, "-talk")
     try:

@@ -49,6 +49,7 @@ class CheckResult:
     window: Window
     resources: tuple[Resource, ...]
     apps: list[AppVerdict]
+    scenarios: tuple[str, ...] = ()  # the scenarios the load drove (ours only; () unknown)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -70,6 +71,7 @@ class CheckResult:
                 "step_seconds": self.window.step,
             },
             "exit_code": int(self.exit_code),
+            **({"scenarios": list(self.scenarios)} if self.scenarios else {}),
             "apps": {
                 app.name: {
                     "selector": app.matchers,

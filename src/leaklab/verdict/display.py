@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 
 import requests
@@ -11,18 +12,20 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from leaklab.scenarios import API_REQUESTS, SCENARIOS, WORKER_RSS, MiB
+from leaklab.scenarios import API_REQUESTS, SCENARIOS, WORKER_RSS, MiB, Scenario
 from leaklab.verdict.check import CheckResult
 from leaklab.verdict.stats import Verdict
 
 STYLE = {Verdict.LEAK: "bold red", Verdict.NO_LEAK: "bold green", Verdict.UNDECIDED: "bold yellow"}
 
 
-def live_queries() -> dict[str, str]:
-    """The live table's columns: requests, each leak's count, memory (from the registry)."""
+def live_queries(scenarios: Iterable[Scenario] | None = None) -> dict[str, str]:
+    """The live table's columns: requests, each leak's count, memory (from the registry;
+    scenarios: only theirs)."""
     columns = {"requests": f"sum by (app) ({API_REQUESTS})"}
-    for leak in SCENARIOS.leaks():
-        columns[leak.heading] = leak.held.by_app()
+    for scenario in SCENARIOS if scenarios is None else scenarios:
+        for leak in scenario.leaks:
+            columns[leak.heading] = leak.held.by_app()
     columns["RSS MiB"] = f"{WORKER_RSS.by_app()} / {MiB:.0f}"
     return columns
 
@@ -37,8 +40,10 @@ class LiveFigures:
         seconds: int | None,
         started: float | None = None,  # time.monotonic() the load started, if not now
         caption: str | None = None,  # under the table: e.g. what Enter does next
+        scenarios: Iterable[Scenario] | None = None,  # their leaks' columns (None: all)
     ) -> None:
         self._caption = caption
+        self._queries = live_queries(scenarios)
         self._console, self._url, self._seconds = console, prometheus, seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -60,7 +65,7 @@ class LiveFigures:
         table = Table(title=f"load running: {elapsed:4.0f} s{of}", caption=self._caption)
         table.add_column("app")
         figures: dict[str, dict[str, float]] = {}
-        queries = live_queries()
+        queries = self._queries
         for label, query in queries.items():
             table.add_column(label, justify="right")
             try:
