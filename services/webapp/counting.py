@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
+import redis
 import requests
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
@@ -53,3 +55,11 @@ def start_threads(executor: ThreadPoolExecutor, count: int) -> None:
     for _ in range(count):
         executor.submit(started.wait, 5)
     started.wait(5)
+
+
+def redis_connected(pool: redis.ConnectionPool) -> int:
+    """The connections of a redis-py pool that hold a socket now (a closed PubSub gives its
+    connection back disconnected: the pool still lists it)."""
+    with getattr(pool, "_lock", nullcontext()):
+        listed = [*pool._get_free_connections(), *pool._get_in_use_connections()]
+    return sum(1 for conn in listed if getattr(conn, "_sock", None) is not None)

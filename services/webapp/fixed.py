@@ -19,7 +19,13 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from webapp.counting import engine_connections, executor_threads, session_sockets, start_threads
+from webapp.counting import (
+    engine_connections,
+    executor_threads,
+    redis_connected,
+    session_sockets,
+    start_threads,
+)
 from webapp.resources import (
     FillOnce,
     Once,
@@ -238,7 +244,7 @@ class ClosedSubscriptions:
         pubsub.close()  # FIX: unsubscribed, its connection back in the pool
 
     def open_connections(self) -> int:
-        return redis_pool_connections(self._client.connection_pool)
+        return redis_connected(self._client.connection_pool)
 
     def pool_max(self) -> int:
         return PUBSUB_CONNECTIONS

@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from leaklab.scenarios import POSTGRESQL, PREFIX, REDIS, SCENARIOS, WORKER_RSS, ServerTruth
+from leaklab.scenarios import (
+    POSTGRESQL,
+    PREFIX,
+    REDIS,
+    REDIS_PUBSUB,
+    SCENARIOS,
+    UPSTREAM_SOCKETS,
+    WORKER_RSS,
+    ServerTruth,
+)
+from leaklab.settings import VARIANTS
 from leaklab.stack.postgres_server import connections_by_app
 from leaklab.stack.redis_server import clients_by_name
 from leaklab.stack.state import RunState
 
-# How to ask each server what it sees, per client name (the registry's ServerTruth).
+
+def upstream_sockets(state: RunState) -> dict[str, int]:
+    """The OS's view: each app's workers' sockets to the upstream, in any state, by app name."""
+    port = urlsplit(state.url("upstream")).port if "upstream" in state.services else None
+    counts = {}
+    for variant in VARIANTS:
+        total = 0
+        try:
+            workers = psutil.Process(state.services[variant].pid).children()
+        except (KeyError, psutil.Error):
+            workers = []
+        for worker in workers:
+            try:
+                sockets = worker.net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            total += sum(1 for c in sockets if c.raddr and c.raddr[1] == port)
+        counts[app_name(variant)] = total
+    return counts
+
+
+# How to ask each server what it sees, per client name (the registry's ServerTruth, any
+# scenario's client suffix: the reader counts every name, the suffix picks one).
 SERVER_READERS: dict[ServerTruth, Callable[[RunState], dict[str, int]]] = {
     POSTGRESQL: lambda state: connections_by_app(state.database_admin_url),
     REDIS: lambda state: clients_by_name(state.admin_redis_url()),
+    REDIS_PUBSUB: lambda state: clients_by_name(state.admin_redis_url(), flags="P"),
+    UPSTREAM_SOCKETS: upstream_sockets,
 }
 
 
@@ -66,14 +103,15 @@ def scrape(url: str) -> tuple[dict[str, float], dict[str, float]]:
 
 def holdings(state: RunState, variant: str) -> Holdings:
     """Ask each server once, then read the app's /metrics."""
-    name = app_name(variant)
     seen: dict[ServerTruth, dict[str, int]] = {}
     server = {}
     for leak in SCENARIOS.leaks():
-        if leak.server is not None and leak.server in SERVER_READERS:
-            if leak.server not in seen:
-                seen[leak.server] = SERVER_READERS[leak.server](state)
-            server[leak.resource] = seen[leak.server].get(name, 0)
+        if leak.server is None:
+            continue
+        kind = dataclasses.replace(leak.server, client="")
+        if kind not in seen:
+            seen[kind] = SERVER_READERS[kind](state)
+        server[leak.resource] = seen[kind].get(app_name(variant) + leak.server.client, 0)
     gauges, rss = scrape(state.url(variant))
     return Holdings(variant, server, gauges, rss)
 

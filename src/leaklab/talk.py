@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
-from leaklab.burst import burst
+from leaklab.burst import warm_up
 from leaklab.exit_codes import ExitCode
 from leaklab.load import LoadPlan, LocustRun, stack_plan
 from leaklab.measure import holdings, reset
@@ -37,7 +37,6 @@ from leaklab.story import STACK_APPS, chosen, expected, for_scenarios, tells_the
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.stats import Verdict
 
-WARM_UP_REQUESTS = 30  # per endpoint: first imports, connections and allocator arenas
 MIN_LOAD_SECONDS = 25.0  # 20 users at one request a second: 250 per app, past the minimum
 STAGES = (
     "The leak and the fix",
@@ -124,9 +123,7 @@ class Talk:
             autostart=True,
             scenarios=tuple(s.name for s in self.scenarios),
         )
-        run = MeasuredRun(
-            self.state, load, self.step, warm_up=lambda url: burst(url, WARM_UP_REQUESTS)
-        )
+        run = MeasuredRun(self.state, load, self.step, warm_up=warm_up(self.scenarios))
         run.reset()  # every run starts from nothing
         with run.load() as locust:
             load_started = run.load_started

@@ -46,6 +46,7 @@ def drive_and_decide(
     """Empty both apps, run Locust headless with a live view (at the scenarios' endpoints;
     none given: all), then decide on that window."""
     from leaklab import durations
+    from leaklab.burst import warm_up
     from leaklab.load import stack_plan
     from leaklab.run import MeasuredRun, new_out_dir
     from leaklab.scenarios import SCENARIOS
@@ -66,7 +67,8 @@ def drive_and_decide(
         pace=pace,
         scenarios=tuple(s.name for s in scenarios),
     )
-    run = MeasuredRun(state, plan, stack.settings.step_seconds)
+    warm = warm_up(scenarios or SCENARIOS)
+    run = MeasuredRun(state, plan, stack.settings.step_seconds, warm_up=warm)
     run.reset()
     url = prometheus or state.url("prometheus")
     what = f"shape {shape!r}" if shape else f"{users} users, {seconds} s"

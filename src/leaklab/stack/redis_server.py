@@ -89,11 +89,14 @@ def _ping(url: str, timeout: float = 2) -> bool:
         return ok
 
 
-def clients_by_name(url: str) -> dict[str, int]:
-    """Server-side truth: connected clients per CLIENT SETNAME name."""
+def clients_by_name(url: str, flags: str = "") -> dict[str, int]:
+    """Server-side truth: connected clients per CLIENT SETNAME name (flags: only clients
+    with those CLIENT LIST flags, "P" for pub/sub)."""
     with redis.Redis.from_url(url, socket_connect_timeout=5) as client:
         counts: dict[str, int] = {}
         for entry in client.client_list():
+            if flags and not set(flags) <= set(entry.get("flags", "")):
+                continue
             name = entry.get("name", "")
             counts[name] = counts.get(name, 0) + 1
         client.connection_pool.disconnect()

@@ -7,13 +7,31 @@ import sys
 
 import requests
 
-from leaklab.paths import SERVICES
 from leaklab.stack.executor import Executor, Launched, Up
 from leaklab.stack.process import RUN_DIR_VAR, start
 
 # Seconds Gunicorn keeps an idle connection: long enough that a client's socket is reused
 # (or, leaked, stays open), short enough that a leaked one soon sits in CLOSE_WAIT.
 KEEPALIVE_SECONDS = 5
+
+
+# Gunicorn's arguments for the upstream, natively and in docker-compose.yml (tested alike).
+GUNICORN_ARGS = (
+    "--worker-class",
+    "gthread",
+    "--workers",
+    "1",
+    "--threads",
+    "8",
+    "--keep-alive",
+    str(KEEPALIVE_SECONDS),
+    "--worker-connections",
+    "4000",
+    "--no-control-socket",
+    "--error-logfile",
+    "-",
+)
+APP = "webapp.upstream:app"
 
 
 class UpstreamServer(Executor):
@@ -24,30 +42,10 @@ class UpstreamServer(Executor):
     def launch(self, up: Up) -> Launched:
         s = up.settings
         port = up.port(s.upstream_port)
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "1",
-            "--threads",
-            "8",
-            "--keep-alive",
-            str(KEEPALIVE_SECONDS),
-            "--worker-connections",
-            "4000",
-            "--bind",
-            f"{s.host}:{port}",
-            "--no-control-socket",
-            "--error-logfile",
-            "-",
-            "upstream:app",
-        ]
+        argv = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS, "--bind", f"{s.host}:{port}", APP]
         env = {**os.environ, RUN_DIR_VAR: str(up.run_dir.absolute())}
-        # from services/webapp: Gunicorn would read services/gunicorn.conf.py (the apps')
-        proc = start(argv, self.log(up.run_dir), env=env, cwd=SERVICES / "webapp")
+        # from the run directory: in services/ Gunicorn would read the apps' gunicorn.conf.py
+        proc = start(argv, self.log(up.run_dir), env=env, cwd=up.run_dir)
         return Launched(f"http://{s.host}:{port}", proc)
 
     def ready(self, launched: Launched) -> bool:

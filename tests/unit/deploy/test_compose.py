@@ -15,6 +15,7 @@ from dockerfile_parse import DockerfileParser
 from leaklab.paths import REPO
 from leaklab.stack.postgres_server import MONITOR_ROLE, app_role
 from leaklab.stack.redis_server import APP_RULES, APP_USER
+from leaklab.stack.upstream import APP, GUNICORN_ARGS
 
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "tests" / "schemas" / "compose-spec.json"
@@ -49,7 +50,16 @@ def test_the_whole_stack_is_there(compose: dict[str, Any]) -> None:
         "postgres-exporter",
         "redis-exporter",
         "grafana",
+        "upstream",
     }
+
+
+def test_the_upstream_runs_as_the_native_stack_runs_it(compose: dict[str, Any]) -> None:
+    """Keep-alive and threads as natively: with a sync worker nothing would leak."""
+    command = compose["services"]["upstream"]["command"]
+    assert command == ["gunicorn", *GUNICORN_ARGS, "--bind", "0.0.0.0:8080", APP]
+    env = compose["x-app-env"]
+    assert env["LEAKLAB_UPSTREAM_URL"] == "http://upstream:8080"
 
 
 def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
