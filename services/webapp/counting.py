@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 
-import redis
 import requests
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
@@ -25,7 +23,8 @@ def engine_connections(engine: Engine) -> int:
 
 
 def session_sockets(session: requests.Session) -> int:
-    """The sockets a requests.Session's pools keep open (kept alive between requests)."""
+    """The connections a requests.Session's pools keep for reuse (each its socket: open, or
+    closed by the server's keep-alive timeout and left in CLOSE_WAIT until reused)."""
     count = 0
     for adapter in list(session.adapters.values()):
         manager = getattr(adapter, "poolmanager", None)
@@ -36,9 +35,9 @@ def session_sockets(session: requests.Session) -> int:
             queue = getattr(pool, "pool", None)
             if queue is None:
                 continue
-            with queue.mutex:
-                idle = list(queue.queue)
-            count += sum(1 for conn in idle if conn is not None and conn.sock is not None)
+            with queue.mutex:  # a slot holds None until its connection is first made
+                unmade = sum(1 for conn in queue.queue if conn is None)
+            count += queue.maxsize - unmade  # idle in the pool, or out serving a request
     return count
 
 
@@ -55,11 +54,3 @@ def start_threads(executor: ThreadPoolExecutor, count: int) -> None:
     for _ in range(count):
         executor.submit(started.wait, 5)
     started.wait(5)
-
-
-def redis_connected(pool: redis.ConnectionPool) -> int:
-    """The connections of a redis-py pool that hold a socket now (a closed PubSub gives its
-    connection back disconnected: the pool still lists it)."""
-    with getattr(pool, "_lock", nullcontext()):
-        listed = [*pool._get_free_connections(), *pool._get_in_use_connections()]
-    return sum(1 for conn in listed if getattr(conn, "_sock", None) is not None)

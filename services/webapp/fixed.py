@@ -22,7 +22,6 @@ from sqlalchemy.engine import Engine
 from webapp.counting import (
     engine_connections,
     executor_threads,
-    redis_connected,
     session_sockets,
     start_threads,
 )
@@ -244,7 +243,7 @@ class ClosedSubscriptions:
         pubsub.close()  # FIX: unsubscribed, its connection back in the pool
 
     def open_connections(self) -> int:
-        return redis_connected(self._client.connection_pool)
+        return redis_pool_connections(self._client.connection_pool)
 
     def pool_max(self) -> int:
         return PUBSUB_CONNECTIONS

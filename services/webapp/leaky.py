@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from webapp.counting import (
     engine_connections,
     executor_threads,
-    redis_connected,
     session_sockets,
 )
 from webapp.resources import pg_args, pg_connect, redis_pool_connections, sqlalchemy_url
@@ -220,7 +219,7 @@ class SubscriptionPerRequest:
         _subscriptions.append(pubsub)  # LEAK: still subscribed, its connection never back
 
     def open_connections(self) -> int:
-        return redis_connected(self._client.connection_pool)
+        return redis_pool_connections(self._client.connection_pool)
 
     def pool_max(self) -> int:
         return 0  # redis-py's default pool: its limit (100) is where the 503s start
@@ -232,6 +231,7 @@ class SubscriptionPerRequest:
             pubsub.close()
         del _subscriptions[: len(held)]
         self._client.connection_pool.disconnect()  # and the idle publishers
+        self._client.connection_pool.reset()  # their connection objects too: a fresh pool
         return released
 
 

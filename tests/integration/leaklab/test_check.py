@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from leaklab.paths import REPO
+from leaklab.scenarios import SCENARIOS
 from leaklab.stack import NativeStack
 from leaklab.stack.process import free_port
 from leaklab.stack.state import RunState
@@ -74,12 +75,18 @@ def test_leaky_leaks_fixed_does_not_and_the_exit_code_says_so(
     assert result.returncode == 1, result.stdout + result.stderr
     leaky, fixed = data["apps"]["leaky"], data["apps"]["fixed"]
     assert leaky["verdict"] == "LEAK"
-    for resource in ("db_connections", "redis_connections"):
+    # every scenario at once: each leaky resource LEAK, every fixed one NO LEAK
+    assert data["scenarios"] == SCENARIOS.names()
+    for resource in {r for s in SCENARIOS for r in s.resources}:
         assert leaky["resources"][resource]["verdict"] == "LEAK", leaky["resources"][resource]
     assert fixed["verdict"] == "NO LEAK", json.dumps(fixed, indent=1)
     assert all(r["verdict"] == "NO LEAK" for r in fixed["resources"].values())
     assert leaky["requests"] > 500 and fixed["requests"] > 500
     assert "LEAK" in result.stdout and "Traceback" not in result.stderr
+    # open files grow through several leaks at once, and the reason says which
+    sharing = [s.name for s in SCENARIOS if "fds" in s.judged]
+    reason = leaky["resources"]["fds"]["reason"]
+    assert len(sharing) > 1 and all(name in reason for name in sharing), reason
 
 
 def test_the_json_follows_its_schema(

@@ -58,7 +58,8 @@ def test_leaky_holds_one_more_per_request_and_its_server_sees_it(
             seen = after.server[leak.resource] - before.server[leak.resource]
             assert seen >= N, f"{leak.server.source} sees {seen} more, not {N}"
     for resource in set(scenario.judged) & {"fds", "threads"}:
-        assert os_after[resource] - os_before[resource] >= N, resource
+        # the OS counts the workers' other sockets too (scrapes, clients) as they come and go
+        assert os_after[resource] - os_before[resource] >= N - workers, resource
 
 
 @pytest.mark.parametrize("scenario", CATALOG, ids=lambda s: s.name)
