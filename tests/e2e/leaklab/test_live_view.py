@@ -22,12 +22,12 @@ import requests
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from leaklab.burst import burst
+from leaklab.burst import warm_up
 from leaklab.measure import reset
 from leaklab.paths import REPO
+from leaklab.scenarios import SCENARIOS
 from leaklab.stack import NativeStack
 from leaklab.stack.process import free_port, wait_until_ready
-from leaklab.talk import WARM_UP_REQUESTS
 
 LEAKLAB = [sys.executable, "-m", "leaklab.cli"]
 ARTIFACTS = Path(os.environ.get("LEAKLAB_TEST_ARTIFACTS", REPO / ".run" / "test-artifacts"))
@@ -50,7 +50,7 @@ def chromium() -> str:
 def web(stack: NativeStack) -> Iterator[str]:
     """`leaklab load --autostart`: Locust's web UI with a run going, as a speaker starts it."""
     for variant in ("leaky", "fixed"):  # warm, then empty: as `leaklab talk` starts
-        burst(stack.state.url(variant), WARM_UP_REQUESTS)
+        warm_up(SCENARIOS)(stack.state.url(variant))
         reset(stack.state, variant)
     port = free_port()
     env = {
