@@ -28,7 +28,7 @@ CATALOG = (
         leaks=(
             Leak(
                 "tenant_connections",
-                "PostgreSQL connections (tenant engines)",
+                "SQLAlchemy connections (tenant engines)",
                 "connections",
                 2.0,
                 Gauge(

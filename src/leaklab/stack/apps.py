@@ -160,6 +160,8 @@ class AppServer(Executor):
         return "ok"
 
     def clean(self, run_dir: Path, state: RunState | None, wipe: bool) -> str:
-        # every app's multiprocess files, those of apps started beside the stack's too
+        # every app's multiprocess files, those of apps started beside the stack's too, and
+        # the files the apps wrote (the order log, the exports): scratch, like the metrics
         shutil.rmtree(run_dir / "metrics", ignore_errors=True)
+        shutil.rmtree(run_dir / "data", ignore_errors=True)
         return ""

@@ -30,7 +30,14 @@ def test_a_stack_on_servers_that_already_run(state: RunState, tmp_path: Path) ->
     finally:
         stopped = dict(second.down())
     # everything it started, never the servers it did not start
-    assert set(stopped) == {"prometheus", "leaky", "fixed", "postgres-exporter", "redis-exporter"}
+    assert set(stopped) == {
+        "prometheus",
+        "leaky",
+        "fixed",
+        "postgres-exporter",
+        "redis-exporter",
+        "upstream",
+    }
     for name in ("postgres", "redis"):
         service = state.services[name]
         assert is_running(service.pid, service.started)

@@ -20,6 +20,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from leaklab.burst import burst
+from leaklab.scenarios import SCENARIOS
 from leaklab.stack import NativeStack
 from leaklab.stack.process import free_port
 from leaklab.stack.state import RunState
@@ -128,7 +129,7 @@ def test_headless_run_loads_both_apps_alike_and_exports_its_figures(
         return (
             min(requests_by_app.get("leaky", 0), requests_by_app.get("fixed", 0)) > 0
             and all(v > 0 for v in latency)
-            and len(latency) == 4
+            and len(latency) == 2 * len(SCENARIOS)  # each app, each scenario's endpoint
             and apps_in(m["locust_users"]) == {"leaky": 10, "fixed": 10}
             and m["locust_running"][()] == 1
         )
