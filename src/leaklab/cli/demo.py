@@ -52,7 +52,11 @@ def demo(ctx: click.Context, run_time: float | None, scenario_names: tuple[str, 
     )
     held = {variant: holdings(state, variant) for variant in VARIANTS}
     print_holdings(
-        held, stack.settings.workers, stack.settings.db_pool_max, stack.settings.redis_pool_max
+        held,
+        stack.settings.workers,
+        stack.settings.db_pool_max,
+        stack.settings.redis_pool_max,
+        scenarios,
     )
     console.print(verdict_table(result))
     print_reasons(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from leaklab.cli.guards import console, fail
 
 if TYPE_CHECKING:
     from leaklab.measure import Holdings
+    from leaklab.scenarios import Scenario
     from leaklab.stack import NativeStack
     from leaklab.verdict.check import CheckResult
 
@@ -47,11 +48,19 @@ def print_status(stack: NativeStack) -> bool:
     return all(row.healthy for row in rows) and not faults
 
 
-def print_holdings(held: dict[str, Holdings], workers: int, pool_db: int, pool_redis: int) -> None:
-    """Per app: what each server sees of every leak it can see, what the app says, RSS."""
+def print_holdings(
+    held: dict[str, Holdings],
+    workers: int,
+    pool_db: int,
+    pool_redis: int,
+    scenarios: Sequence[Scenario] | None = None,
+) -> None:
+    """Per app: what each server sees of every leak it can see (of the scenarios told;
+    None: all), what the app says, RSS."""
     from leaklab.scenarios import SCENARIOS
 
-    seen = [leak for leak in SCENARIOS.leaks() if leak.server is not None]
+    told = SCENARIOS if scenarios is None else scenarios
+    seen = [leak for s in told for leak in s.leaks if leak.server is not None]
     table = Table(title="What each app holds now (server-side)")
     table.add_column("app")
     for leak in seen:
