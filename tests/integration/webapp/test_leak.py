@@ -5,6 +5,7 @@ import requests
 
 from leaklab.burst import burst
 from leaklab.measure import holdings
+from leaklab.scenarios import SCENARIOS
 from leaklab.stack import NativeStack
 from leaklab.stack.state import RunState
 
@@ -58,8 +59,9 @@ def test_reset_releases_everything_the_leaky_app_holds_in_every_worker(state: Ru
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["released"] == {"database": before.db_server, "redis": before.redis_server}
-    assert body["still_open"] == {"database": 0, "redis": 0}
+    released = {"database": before.db_server, "redis": before.redis_server}
+    assert {k: body["released"][k] for k in released} == released
+    assert body["still_open"] == dict.fromkeys(SCENARIOS.names(), 0)  # every scenario's
     assert body["workers"] == 2
     after = holdings(state, "leaky")
     assert (after.db_server, after.redis_server) == (0, 0)
