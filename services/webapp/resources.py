@@ -217,7 +217,7 @@ class Once:
                 self._done = True
 
 
-class FillOnce:
+class FillOnce(Once):
     """Opens all of a fixed-size pool's connections once, at the first request (thread-safe).
 
     A pool that grows with the load's peaks reads as a leak; HikariCP's advice is a fixed
@@ -227,24 +227,17 @@ class FillOnce:
     def __init__(
         self, take: Callable[[], Any], give_back: Callable[[Any], None], count: int
     ) -> None:
+        super().__init__(self._fill)
         self._take, self._give_back, self._count = take, give_back, count
-        self._done = False
-        self._lock = threading.Lock()
 
-    def __call__(self) -> None:
-        if self._done:
-            return
-        with self._lock:
-            if self._done:
-                return
-            opened = []
-            try:
-                for _ in range(self._count):
-                    opened.append(self._take())
-                self._done = True
-            finally:
-                for conn in opened:
-                    self._give_back(conn)
+    def _fill(self) -> None:
+        opened = []
+        try:
+            for _ in range(self._count):
+                opened.append(self._take())
+        finally:
+            for conn in opened:
+                self._give_back(conn)
 
 
 def redis_pool_connections(pool: redis.ConnectionPool) -> int:
