@@ -22,7 +22,13 @@ from webapp.counting import (
     executor_threads,
     session_sockets,
 )
-from webapp.resources import pg_args, pg_connect, redis_pool_connections, sqlalchemy_url
+from webapp.resources import (
+    close_held,
+    pg_args,
+    pg_connect,
+    redis_pool_connections,
+    sqlalchemy_url,
+)
 from webapp.work import (
     ORDER_LOGGER,
     drop_loggers,
@@ -62,10 +68,7 @@ class ConnectionPerRequest:
 
     def reset(self) -> int:
         released = self.open_connections()
-        held = _connections[:]  # other threads only append: the first len(held) are these
-        for conn in held:
-            conn.close()
-        del _connections[: len(held)]
+        close_held(_connections, connection.close)
         return released
 
 
@@ -91,12 +94,13 @@ class ClientPerRequest:
 
     def reset(self) -> int:
         released = self.open_connections()
-        held = _clients[:]
-        for client in held:
-            client.close()
-            client.connection_pool.disconnect()
-        del _clients[: len(held)]
+        close_held(_clients, _close_client)
         return released
+
+
+def _close_client(client: redis.Redis) -> None:
+    client.close()
+    client.connection_pool.disconnect()  # the pool's own connections, whoever made it
 
 
 # The catalog: leaks production Python really ships (README, "The scenarios").
@@ -153,10 +157,7 @@ class SessionPerRequest:
 
     def reset(self) -> int:
         released = self.open_sockets()
-        held = _sessions[:]
-        for session in held:
-            session.close()
-        del _sessions[: len(held)]
+        close_held(_sessions, requests.Session.close)
         return released
 
 
@@ -176,10 +177,7 @@ class ExecutorPerRequest:
 
     def reset(self) -> int:
         released = self.threads()
-        held = _executors[:]
-        for executor in held:
-            executor.shutdown(wait=False)
-        del _executors[: len(held)]
+        close_held(_executors, lambda executor: executor.shutdown(wait=False))
         return released
 
 
@@ -226,10 +224,7 @@ class SubscriptionPerRequest:
 
     def reset(self) -> int:
         released = self.open_connections()
-        held = _subscriptions[:]
-        for pubsub in held:
-            pubsub.close()
-        del _subscriptions[: len(held)]
+        close_held(_subscriptions, PubSub.close)
         self._client.connection_pool.disconnect()  # and the idle publishers
         self._client.connection_pool.reset()  # their connection objects too: a fresh pool
         return released
@@ -272,8 +267,5 @@ class FilePerRequest:
 
     def reset(self) -> int:
         released = self.open_files()
-        held = _exports[:]
-        for export in held:
-            export.close()
-        del _exports[: len(held)]
+        close_held(_exports, lambda export: export.close())
         return released

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 import psutil
 import psycopg2
@@ -198,6 +198,20 @@ def sqlalchemy_url(dsn: str) -> str:
     """The DSN for SQLAlchemy on psycopg2 (SQLAlchemy 2.1's postgresql:// means psycopg 3)."""
     scheme, sep, rest = dsn.partition("://")
     return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else dsn
+
+
+Held = TypeVar("Held")
+
+
+def close_held(held: list[Held], close: Callable[[Held], object]) -> None:
+    """Close what a module list holds now, and forget it (the leaky variants' reset).
+
+    Requests in other threads only append: the first items of the list are the ones closed.
+    """
+    closing = held[:]
+    for item in closing:
+        close(item)
+    del held[: len(closing)]
 
 
 class Once:
