@@ -62,10 +62,12 @@ def web(stack: NativeStack) -> Iterator[str]:
     log_path = stack.run_dir / "live-view-load.log"
     log = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [*LEAKLAB, "load", "--autostart", "--run-time", "90s", "--users", "10", "--pace", "1"],
+        # the run outlasts the module's tests: a stopped run leaves flat charts behind
+        [*LEAKLAB, "load", "--autostart", "--run-time", "240s", "--users", "10", "--pace", "1"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its Locust is in its group: nothing outlives the teardown
     )
     log.close()
     url = f"http://127.0.0.1:{port}"
@@ -78,11 +80,12 @@ def web(stack: NativeStack) -> Iterator[str]:
         )
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C in its terminal: it stops its Locust
         try:
-            proc.wait(30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         for variant in ("leaky", "fixed"):
             reset(stack.state, variant)
 
