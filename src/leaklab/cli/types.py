@@ -95,15 +95,17 @@ def threshold(text: str) -> float:
 
 
 class ResourceSpec(_ResourceParam):
-    """NAME=SELECTOR[@THRESHOLD]: a gauge to judge; a contract resource's name keeps its
-    threshold and unit, another needs @THRESHOLD (growth per 1,000 requests)."""
+    """NAME=SELECTOR[@THRESHOLD]: a gauge to judge. A contract resource's name, or a
+    well-known metric (leaklab.verdict.known), keeps its threshold and unit; another needs
+    @THRESHOLD (growth per 1,000 requests)."""
 
     name = "NAME=SELECTOR[@THRESHOLD]"
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> Resource:
-        from leaklab.verdict.query import Resource, contract  # numpy: only when judging
+        from leaklab.verdict.known import defaults_for  # numpy: only when judging
+        from leaklab.verdict.query import Resource
 
         if isinstance(value, Resource):
             return value
@@ -112,19 +114,18 @@ class ResourceSpec(_ResourceParam):
         selector, at, limit_text = rest.partition("@")
         if not sep or not name or not selector:
             self.fail(f"{spec!r} is not NAME=SELECTOR[@THRESHOLD]", param, ctx)
-        known = {r.name: r for r in contract()}
-        base = known.get(name)
+        base = defaults_for(name, selector)
         if at:
             try:
                 limit = threshold(limit_text)
             except ValueError as exc:
                 self.fail(str(exc), param, ctx)
         elif base is not None:
-            limit = base.threshold_per_1k
+            return base
         else:
             self.fail(
-                f"{name!r} is not a contract resource: give its threshold "
-                "per 1,000 requests as NAME=SELECTOR@THRESHOLD",
+                f"{name!r} is neither a contract resource nor a well-known metric: give its "
+                "threshold per 1,000 requests as NAME=SELECTOR@THRESHOLD",
                 param,
                 ctx,
             )

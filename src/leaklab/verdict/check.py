@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from leaklab.exit_codes import ExitCode
+from leaklab.verdict.endpoints import EndpointGrowth
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,
@@ -29,6 +30,8 @@ class AppVerdict:
     matchers: str
     data: AppData
     decisions: dict[str, Decision] = field(default_factory=dict)
+    # per resource, each endpoint's growth per request (when per-endpoint counts are known)
+    endpoints: dict[str, list[EndpointGrowth]] = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
@@ -78,7 +81,14 @@ class CheckResult:
                     "verdict": app.verdict.value,
                     "requests": app.requests,
                     "resources": {
-                        name: _decision_json(d, units[name], app.data.bounds.get(name))
+                        name: {
+                            **_decision_json(d, units[name], app.data.bounds.get(name)),
+                            **(
+                                {"endpoints": [e.to_json() for e in app.endpoints[name]]}
+                                if name in app.endpoints
+                                else {}
+                            ),
+                        }
                         for name, d in app.decisions.items()
                     },
                 }

@@ -1,0 +1,168 @@
+"""Which endpoint leaks: each request name's own growth per request, from one mixed run.
+
+A load mixes endpoints, so every resource grows against every endpoint's count at once;
+the total count cannot tell them apart. The endpoints' counts drift apart during a run
+(Locust picks each user's next task at random, and the plugin's --leak-mix vary boosts
+each task in turn), and the resource follows the counts of the endpoints that leak:
+
+    R(t) = a_segment + sum_k b_k N_k(t) + e(t),
+
+fitted by least squares on the counts so far (levels, not steps: a scrape and the
+counters are never read at the same instant, and the few requests between them would
+bias step-by-step slopes towards zero), after the warm-up, with an intercept per segment
+(a restart). b_k is endpoint k's growth per request. Its 95 % interval comes from a
+moving-block bootstrap of the residuals, which keeps their autocorrelation and the
+allocator's steps. Endpoints whose counts never vary apart (always called together)
+cannot be separated: they are one group, named "a + b".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from leaklab.verdict.stats import Array, Verdict
+
+BOOTSTRAP = 400
+BLOCK = 8  # points per bootstrap block, at least
+MIN_POINTS = 12
+
+
+@dataclass(frozen=True)
+class EndpointGrowth:
+    """One endpoint's share of a resource's growth."""
+
+    name: str
+    growth_per_request: float
+    ci95: tuple[float, float]
+    requests: float
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "growth_per_request": _finite(self.growth_per_request),
+            "ci95_per_request": [_finite(v) for v in self.ci95],
+            "requests": self.requests,
+            "verdict": self.verdict.value,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
+def _points(
+    counts: Mapping[str, Array], values: Array, segments: Array | None, start: int
+) -> tuple[Array, Array, Array]:
+    """Cumulative requests per endpoint (columns), the resource, segments: after the warm-up."""
+    x = np.column_stack([np.asarray(counts[n], dtype=float) for n in counts])
+    y = np.asarray(values, dtype=float)
+    seg = np.zeros(len(y)) if segments is None else np.asarray(segments, dtype=float)
+    keep = np.isfinite(y) & np.isfinite(x).all(axis=1)
+    keep[:start] = False
+    return x[keep], y[keep], seg[keep]
+
+
+def _groups(x: Array) -> list[list[int]]:
+    """Columns whose steps never vary apart are one group (only their sum can be fitted).
+
+    A column that never moves is left out: it explains nothing.
+    """
+    dx = np.diff(x, axis=0)
+    groups: list[list[int]] = []
+    for j in range(x.shape[1]):
+        if dx[:, j].std() == 0:
+            continue
+        for group in groups:
+            if abs(np.corrcoef(dx[:, group[0]], dx[:, j])[0, 1]) > 0.99:
+                group.append(j)
+                break
+        else:
+            groups.append([j])
+    return groups
+
+
+def _design(gx: Array, seg: Array) -> Array:
+    dummies = [(seg == s).astype(float) for s in np.unique(seg)]
+    return np.column_stack([*dummies, gx])
+
+
+def _fit(design: Array, y: Array, k: int) -> Array | None:
+    coef, _res, rank, _sv = np.linalg.lstsq(design, y, rcond=None)
+    return np.asarray(coef[-k:], dtype=float) if rank == design.shape[1] else None
+
+
+def _bootstrap(design: Array, y: Array, k: int, seed: int) -> tuple[Array, Array] | None:
+    """95 % interval of each endpoint's slope, from moving-block resampled residuals."""
+    coef, _res, _rank, _sv = np.linalg.lstsq(design, y, rcond=None)
+    fitted = design @ coef
+    residuals = y - fitted
+    n = len(y)
+    block = min(max(BLOCK, int(round(n ** (1 / 3)))), max(n // 4, 1))
+    rng = np.random.default_rng(seed)
+    pinv = np.linalg.pinv(design)[-k:]
+    draws = np.empty((BOOTSTRAP, k))
+    for b in range(BOOTSTRAP):
+        starts = rng.integers(0, n - block + 1, size=-(-n // block))
+        resampled = np.concatenate([residuals[s : s + block] for s in starts])[:n]
+        draws[b] = pinv @ (fitted + resampled)
+    low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+    return low, high
+
+
+def _verdict(low: float, high: float, threshold: float, resource: Verdict) -> Verdict:
+    if resource is Verdict.LEAK and low > threshold:
+        return Verdict.LEAK
+    if resource is Verdict.NO_LEAK or high < threshold:
+        return Verdict.NO_LEAK
+    return Verdict.UNDECIDED
+
+
+def attribute(
+    counts: Mapping[str, Array],
+    values: Array,
+    threshold_per_1k: float,
+    resource_verdict: Verdict,
+    segments: Array | None = None,
+    warmup_fraction: float = 0.2,
+    seed: int = 0,
+) -> list[EndpointGrowth]:
+    """Each endpoint's (or group's) growth per request, largest first.
+
+    counts: cumulative requests per endpoint on the scrape grid; values: the resource.
+    An endpoint is LEAK only when the resource is and its whole interval is above the
+    threshold per request; NO LEAK when its interval is below it (or the resource is NO
+    LEAK); UNDECIDED otherwise.
+    """
+    names = [n for n in counts if np.nanmax(np.asarray(counts[n], dtype=float), initial=0) > 0]
+    if not names:
+        return []
+    x, y, seg = _points(
+        {n: counts[n] for n in names}, values, segments, int(len(values) * warmup_fraction)
+    )
+    groups = _groups(x) if len(y) >= MIN_POINTS else []
+    if not groups:
+        return []
+    gx = np.column_stack([x[:, g].sum(axis=1) for g in groups])
+    design = _design(gx, seg)
+    coef = _fit(design, y, len(groups))
+    interval = _bootstrap(design, y, len(groups), seed) if coef is not None else None
+    if coef is None or interval is None:
+        return []
+    low, high = interval
+    out = []
+    for i, group in enumerate(groups):
+        served = sum(float(np.nanmax(np.asarray(counts[names[j]], dtype=float))) for j in group)
+        out.append(
+            EndpointGrowth(
+                " + ".join(names[j] for j in group),
+                float(coef[i]),
+                (float(min(low[i], coef[i])), float(max(high[i], coef[i]))),
+                served,
+                _verdict(low[i], high[i], threshold_per_1k / 1000.0, resource_verdict),
+            )
+        )
+    return sorted(out, key=lambda e: -e.growth_per_request)
