@@ -28,6 +28,11 @@ from leaklab.verdict.stats import Array, Verdict
 BOOTSTRAP = 400
 BLOCK = 8  # points per bootstrap block, at least
 MIN_POINTS = 12
+# An endpoint named LEAK must carry a material share of the leak, not only clear the
+# resource's threshold: the counters and the scrape are read a few milliseconds apart, and
+# with an exact resource (fds) and a tight interval that offset alone can put a clean
+# endpoint a hundredth of the leaking one's cost above a small threshold.
+MATERIAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,11 @@ def _bootstrap(design: Array, y: Array, k: int, seed: int) -> tuple[Array, Array
     return low, high
 
 
-def _verdict(low: float, high: float, threshold: float, resource: Verdict) -> Verdict:
-    if resource is Verdict.LEAK and low > threshold:
+def _verdict(low: float, high: float, floor: float, resource: Verdict) -> Verdict:
+    """LEAK: the resource leaks and this endpoint's whole interval is above the floor."""
+    if resource is Verdict.LEAK and low > floor:
         return Verdict.LEAK
-    if resource is Verdict.NO_LEAK or high < threshold:
+    if resource is Verdict.NO_LEAK or high < floor:
         return Verdict.NO_LEAK
     return Verdict.UNDECIDED
 
@@ -134,8 +140,8 @@ def attribute(
 
     counts: cumulative requests per endpoint on the scrape grid; values: the resource.
     An endpoint is LEAK only when the resource is and its whole interval is above the
-    threshold per request; NO LEAK when its interval is below it (or the resource is NO
-    LEAK); UNDECIDED otherwise.
+    floor (the threshold per request, and MATERIAL of the costliest endpoint's growth);
+    NO LEAK when its interval is below it (or the resource is NO LEAK); UNDECIDED otherwise.
     """
     names = [n for n in counts if np.nanmax(np.asarray(counts[n], dtype=float), initial=0) > 0]
     if not names:
@@ -153,6 +159,7 @@ def attribute(
     if coef is None or interval is None:
         return []
     low, high = interval
+    floor = max(threshold_per_1k / 1000.0, MATERIAL * float(np.max(coef)))
     out = []
     for i, group in enumerate(groups):
         served = sum(float(np.nanmax(np.asarray(counts[names[j]], dtype=float))) for j in group)
@@ -162,7 +169,7 @@ def attribute(
                 float(coef[i]),
                 (float(min(low[i], coef[i])), float(max(high[i], coef[i]))),
                 served,
-                _verdict(low[i], high[i], threshold_per_1k / 1000.0, resource_verdict),
+                _verdict(low[i], high[i], floor, resource_verdict),
             )
         )
     return sorted(out, key=lambda e: -e.growth_per_request)

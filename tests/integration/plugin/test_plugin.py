@@ -1,0 +1,145 @@
+"""`import leaklab.locust` in a user's own locustfile, at an app leaklab never saw.
+
+Each case is a Gunicorn app of its own (tests/integration/plugin/target_app.py: plain
+Flask and prometheus_client) and a headless Locust run with the plugin reading its
+/metrics directly; the runs go at once (bounded by -t) and each test checks one of them:
+the exit code, the JSON (schema leaklab.check/v1) and the endpoints it names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+
+from leaklab.paths import REPO
+from leaklab.stack.process import free_port, wait_until_ready
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+RUN_TIME = "40s"
+KEPT = 4096  # target_app.KEPT: bytes /memory keeps per call
+SCHEMA = json.loads((REPO / "docs" / "check.schema.json").read_text())
+
+
+@dataclass
+class Case:
+    paths: str
+    extra: tuple[str, ...] = ()
+
+
+CASES = {
+    "mixed": Case("/memory,/files,/steady"),  # one leaks memory, one fds, one nothing
+    "steady": Case("/steady"),
+    "cached": Case("/cached"),  # a bounded cache: fills, then plateaus
+    "distributed": Case("/memory", ("--processes", "2")),
+}
+
+
+@dataclass
+class Run:
+    code: int
+    output: str
+    result: dict[str, Any]
+
+    def resource(self, name: str) -> dict[str, Any]:
+        return dict(self.result["apps"]["target"]["resources"][name])
+
+
+def _target(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = tmp / f"{name}-app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--workers", "1", "--threads", "8", "--no-control-socket"]
+            + ["--bind", f"127.0.0.1:{port}", "target_app:app"],
+            cwd=HERE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_ready(name, proc, lambda: requests.get(f"{url}/steady", timeout=1).ok, log)
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    tmp = tmp_path_factory.mktemp("plugin")
+    apps, locusts = [], {}
+    try:
+        for name, case in CASES.items():
+            proc, url = _target(tmp, name)
+            apps.append(proc)
+            argv = [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--host", url]
+            argv += ["--headless", "-u", "20", "-r", "20", "-t", RUN_TIME, "--only-summary"]
+            argv += ["--leak-metrics", f"{url}/metrics", "--leak-json", str(tmp / f"{name}.json")]
+            master = str(free_port())  # --processes: the forked workers connect to --master-port
+            argv += ["--master-bind-port", master, "--master-port", master, *case.extra]
+            env = {**os.environ, "TARGET_PATHS": case.paths}
+            locusts[name] = subprocess.Popen(
+                argv, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        out = {}
+        for name, locust in locusts.items():
+            output = locust.communicate(timeout=150)[0].decode()
+            path = tmp / f"{name}.json"
+            result = json.loads(path.read_text()) if path.exists() else {}
+            out[name] = Run(locust.returncode, output, result)
+        yield out
+    finally:
+        for proc in [*locusts.values(), *apps]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_memory_leak_fails_the_run_and_names_its_endpoint(runs: dict[str, Run]) -> None:
+    run = runs["mixed"]
+    assert run.code == 4, run.output[-3000:]  # LEAK, no failed request
+    jsonschema.validate(run.result, SCHEMA)
+    rss = run.resource("rss")
+    assert rss["verdict"] == "LEAK", rss
+    by_name = {e["name"]: e for e in rss["endpoints"]}
+    memory = by_name["/memory"]
+    assert memory["verdict"] == "LEAK", rss["endpoints"]
+    assert abs(memory["growth_per_request"] / KEPT - 1) <= 0.25, memory
+    assert by_name["/steady"]["verdict"] != "LEAK", rss["endpoints"]
+    assert "rss: LEAK from /memory" in run.output
+
+
+def test_an_fd_leak_is_named_at_one_fd_per_call(runs: dict[str, Run]) -> None:
+    fds = runs["mixed"].resource("fds")
+    assert fds["verdict"] == "LEAK", fds
+    by_name = {e["name"]: e for e in fds["endpoints"]}
+    assert by_name["/files"]["verdict"] == "LEAK"
+    assert abs(by_name["/files"]["growth_per_request"] - 1) <= 0.25, by_name["/files"]
+    assert by_name["/steady"]["verdict"] != "LEAK" and by_name["/memory"]["verdict"] != "LEAK", fds
+
+
+def test_a_steady_app_passes(runs: dict[str, Run]) -> None:
+    run = runs["steady"]
+    assert run.code == 0, run.output[-3000:]
+    verdicts = {n: r["verdict"] for n, r in run.result["apps"]["target"]["resources"].items()}
+    assert set(verdicts) == {"rss", "fds"} and "LEAK" not in verdicts.values(), verdicts
+
+
+def test_a_cache_that_fills_and_plateaus_is_no_leak(runs: dict[str, Run]) -> None:
+    run = runs["cached"]
+    assert run.code == 0, run.output[-3000:]
+    assert run.resource("rss")["verdict"] != "LEAK", run.resource("rss")
+
+
+def test_distributed_the_master_decides_on_the_workers_counts(runs: dict[str, Run]) -> None:
+    run = runs["distributed"]
+    assert run.code == 4, run.output[-3000:]
+    rss = run.resource("rss")
+    assert rss["verdict"] == "LEAK" and rss["requests_analysed"] > 1000, rss
