@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from leaklab.verdict.check import AppVerdict, CheckResult, decide_app
-from leaklab.verdict.endpoints import EndpointGrowth, attribute
+from leaklab.verdict.check import AppVerdict, CheckResult, decide_app, endpoints_of
 from leaklab.verdict.query import AppData, Resource, Window
-from leaklab.verdict.stats import Series, Verdict
+from leaklab.verdict.stats import Series
 
 
 @dataclass
@@ -70,7 +69,7 @@ class Recording:
         }
         return np.array(times, dtype=float), per_name, per_resource, np.array(segments)
 
-    def result(self, app: str = "target", seed: int = 0) -> CheckResult:
+    def result(self, app: str = "target") -> CheckResult:
         """The verdicts, with each resource's endpoints, as `leaklab check` gives them."""
         times, per_name, per_resource, segments = self.arrays()
         total = np.sum(list(per_name.values()), axis=0) if per_name else np.zeros(len(times))
@@ -78,41 +77,10 @@ class Recording:
         for resource in self.resources:
             data.resources[resource.name] = Series(total, per_resource[resource.name], segments)
             data.bounds[resource.name] = None
-        verdict = AppVerdict(app, self.source, data, decide_app(data, self.resources))
-        verdict.endpoints = {
-            r.name: self._endpoints(per_name, per_resource[r.name], segments, r, verdict, seed)
-            for r in self.resources
-        }
+        data.endpoints = per_name
+        decisions = decide_app(data, self.resources)
+        endpoints = endpoints_of(data, decisions, self.resources)
+        verdict = AppVerdict(app, self.source, data, decisions, endpoints)
         start = float(times[0]) if len(times) else 0.0
         window = Window(start, float(times[-1]) if len(times) else start, self.step)
         return CheckResult(self.source, window, self.resources, [verdict])
-
-    @staticmethod
-    def _endpoints(
-        per_name: dict[str, np.ndarray],
-        values: np.ndarray,
-        segments: np.ndarray,
-        resource: Resource,
-        app: AppVerdict,
-        seed: int,
-    ) -> list[EndpointGrowth]:
-        decision = app.decisions.get(resource.name)
-        verdict = decision.verdict if decision else Verdict.UNDECIDED
-        if len(per_name) < 2:  # one endpoint: it is the resource's own verdict
-            return [
-                EndpointGrowth(
-                    name,
-                    (decision.fit.slope_per_1k / 1000.0) if decision and decision.fit else math.nan,
-                    (
-                        (decision.fit.ci_low_per_1k / 1000.0, decision.fit.ci_high_per_1k / 1000.0)
-                        if decision and decision.fit
-                        else (math.nan, math.nan)
-                    ),
-                    float(np.nanmax(counts, initial=0.0)),
-                    verdict,
-                )
-                for name, counts in per_name.items()
-            ]
-        return attribute(
-            per_name, values, resource.threshold_per_1k, verdict, segments.astype(float), seed=seed
-        )

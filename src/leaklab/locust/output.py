@@ -6,33 +6,11 @@ import logging
 
 from rich.console import Console
 
-from leaklab.locust.options import LeakOptions
 from leaklab.verdict.check import CheckResult
-from leaklab.verdict.display import verdict_table
-from leaklab.verdict.stats import Verdict
+from leaklab.verdict.display import endpoint_lines, verdict_table
+from leaklab.watch.options import LeakOptions
 
 log = logging.getLogger("leaklab")
-
-
-def endpoint_lines(result: CheckResult) -> list[str]:
-    """Per resource that leaks: the endpoints behind it and their cost per request."""
-    units = {r.name: r for r in result.resources}
-    lines = []
-    for app in result.apps:
-        for name, decision in app.decisions.items():
-            if decision.verdict is not Verdict.LEAK:
-                continue
-            divisor, unit = units[name].scale
-            for e in app.endpoints.get(name, []):
-                if e.verdict is Verdict.LEAK:
-                    lines.append(
-                        f"  {name}: LEAK from {e.name}, {e.growth_per_request / divisor:.3g} "
-                        f"{unit} per request (95 % CI {e.ci95[0] / divisor:.3g} to "
-                        f"{e.ci95[1] / divisor:.3g})"
-                    )
-            if not any(e.verdict is Verdict.LEAK for e in app.endpoints.get(name, [])):
-                lines.append(f"  {name}: no single endpoint can be named from this run")
-    return lines
 
 
 def show(result: CheckResult, options: LeakOptions | None) -> None:

@@ -18,11 +18,11 @@ from locust.event import Events
 from locust.runners import WorkerRunner
 
 from leaklab.locust import mix
-from leaklab.locust.counting import RequestCounter
-from leaklab.locust.options import LeakOptions, OptionError, add_arguments, read
-from leaklab.locust.watcher import NothingToJudge, Watcher
 from leaklab.verdict.check import CheckResult
 from leaklab.verdict.stats import Verdict
+from leaklab.watch.counting import RequestCounter
+from leaklab.watch.options import LeakOptions, OptionError, add_arguments, read
+from leaklab.watch.watcher import NothingToJudge, Watcher
 
 log = logging.getLogger("leaklab")
 

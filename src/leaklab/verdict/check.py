@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from leaklab.exit_codes import ExitCode
-from leaklab.verdict.endpoints import EndpointGrowth
+from leaklab.verdict.endpoints import EndpointGrowth, attribute
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,
@@ -137,8 +140,46 @@ def run_check(
     verdicts = []
     for name, matchers in apps.items():
         data = read_app(prom, matchers, resources, requests_selector, window)
-        verdicts.append(AppVerdict(name, matchers, data, decide_app(data, resources)))
+        decisions = decide_app(data, resources)
+        endpoints = endpoints_of(data, decisions, resources)
+        verdicts.append(AppVerdict(name, matchers, data, decisions, endpoints))
     return CheckResult(prometheus_url, window, resources, verdicts)
+
+
+def endpoints_of(
+    data: AppData, decisions: dict[str, Decision], resources: tuple[Resource, ...]
+) -> dict[str, list[EndpointGrowth]]:
+    """Per resource, the endpoints its growth comes from (none known: an empty dict)."""
+    if not data.endpoints:
+        return {}
+    out = {}
+    for resource in resources:
+        decision = decisions[resource.name]
+        series = data.resources[resource.name]
+        if len(data.endpoints) == 1:  # one endpoint: the resource's own verdict is its
+            ((name, counts),) = data.endpoints.items()
+            fit = decision.fit
+            scale = 1000.0
+            out[resource.name] = [
+                EndpointGrowth(
+                    name,
+                    fit.slope_per_1k / scale if fit else math.nan,
+                    (fit.ci_low_per_1k / scale, fit.ci_high_per_1k / scale)
+                    if fit
+                    else (math.nan, math.nan),
+                    float(np.nanmax(counts, initial=0.0)),
+                    decision.verdict,
+                )
+            ]
+            continue
+        out[resource.name] = attribute(
+            data.endpoints,
+            series.values,
+            resource.threshold_per_1k,
+            decision.verdict,
+            None if series.segments is None else np.asarray(series.segments, dtype=float),
+        )
+    return out
 
 
 def decide_app(data: AppData, resources: tuple[Resource, ...] | None = None) -> dict[str, Decision]:

@@ -122,3 +122,24 @@ def verdict_table(result: CheckResult) -> Table:
                 f"{d.requests:.0f}",
             )
     return table
+
+
+def endpoint_lines(result: CheckResult) -> list[str]:
+    """Per resource that leaks: the endpoints behind it and their cost per request."""
+    units = {r.name: r for r in result.resources}
+    lines = []
+    for app in result.apps:
+        for name, decision in app.decisions.items():
+            if decision.verdict is not Verdict.LEAK:
+                continue
+            divisor, unit = units[name].scale
+            for e in app.endpoints.get(name, []):
+                if e.verdict is Verdict.LEAK:
+                    lines.append(
+                        f"  {app.name} {name}: LEAK from {e.name}, "
+                        f"{e.growth_per_request / divisor:.3g} {unit} per request "
+                        f"(95 % CI {e.ci95[0] / divisor:.3g} to {e.ci95[1] / divisor:.3g})"
+                    )
+            if not any(e.verdict is Verdict.LEAK for e in app.endpoints.get(name, [])):
+                lines.append(f"  {app.name} {name}: no endpoint can be named from this run")
+    return lines

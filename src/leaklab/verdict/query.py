@@ -64,6 +64,7 @@ REQUESTS = scenarios.API_REQUESTS
 WORKERS = scenarios.WORKER_RSS.name  # per-pid: a new pid set is a restart
 EXHAUSTED = f"{scenarios.EXHAUSTED}_total"
 LOAD_USERS = scenarios.LOAD_USERS
+ENDPOINT_LABELS = ("path", "endpoint", "handler", "route", "name")  # the first with 2+ values
 
 
 def with_matchers(selector: str, matchers: str) -> str:
@@ -98,6 +99,8 @@ class AppData:
     resources: dict[str, Series] = field(default_factory=dict)
     bounds: dict[str, float | None] = field(default_factory=dict)
     users: np.ndarray | None = None
+    # cumulative requests per endpoint (label value), when the request counter has one
+    endpoints: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Prometheus:
@@ -148,6 +151,19 @@ class Prometheus:
             if i is not None:
                 values[i] = float(value)
         return values
+
+    def grids_by(self, expr: str, label: str, window: Window) -> dict[str, np.ndarray]:
+        """Each series of a result on the window's grid, by the value of one label."""
+        index = {round(t, 3): i for i, t in enumerate(window.times)}
+        out: dict[str, np.ndarray] = {}
+        for series in self.range(expr, window):
+            values = np.full(len(window.times), np.nan)
+            for ts, value in series["values"]:
+                i = index.get(round(float(ts), 3))
+                if i is not None:
+                    values[i] = float(value)
+            out[str(series["metric"].get(label, ""))] = values
+        return out
 
     def pid_sets(self, expr: str, window: Window) -> list[frozenset[str]]:
         """The set of per-worker series present at each grid time."""
@@ -231,4 +247,15 @@ def read_app(
                 bound = float(np.nanmax(bound_values))
         data.bounds[resource.name] = bound
     data.users = prom.grid(f"sum({with_matchers(LOAD_USERS, matchers)})", window, required=False)
+    data.endpoints = _endpoint_counts(prom, with_matchers(requests_selector, matchers), window)
     return data
+
+
+def _endpoint_counts(prom: Prometheus, selector: str, window: Window) -> dict[str, np.ndarray]:
+    """Cumulative requests per endpoint, by the counter's first label naming endpoints."""
+    for label in ENDPOINT_LABELS:
+        counters = prom.grids_by(f"sum by ({label}) ({selector})", label, window)
+        named = {value: c for value, c in counters.items() if value}
+        if len(named) >= 2:
+            return {value: np.nan_to_num(_cumulative(c), nan=0.0) for value, c in named.items()}
+    return {}

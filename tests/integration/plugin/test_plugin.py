@@ -113,7 +113,7 @@ def test_a_memory_leak_fails_the_run_and_names_its_endpoint(runs: dict[str, Run]
     assert memory["verdict"] == "LEAK", rss["endpoints"]
     assert abs(memory["growth_per_request"] / KEPT - 1) <= 0.25, memory
     assert by_name["/steady"]["verdict"] != "LEAK", rss["endpoints"]
-    assert "rss: LEAK from /memory" in run.output
+    assert "target rss: LEAK from /memory" in run.output
 
 
 def test_an_fd_leak_is_named_at_one_fd_per_call(runs: dict[str, Run]) -> None:

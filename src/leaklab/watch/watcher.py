@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 import requests
 
-from leaklab.locust.options import LeakOptions
 from leaklab.recording import Recording
 from leaklab.scrape import START_TIME, ScrapeError, Selector, metric_names, read, scrape_text
 from leaklab.verdict.known import known_metrics
 from leaklab.verdict.query import Resource, with_matchers
+from leaklab.watch.options import LeakOptions
 
 log = logging.getLogger("leaklab")
 

@@ -1,0 +1,66 @@
+"""Which endpoint leaks, on synthetic runs whose truth is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from leaklab.verdict.endpoints import attribute
+from leaklab.verdict.stats import Verdict
+
+STEPS = 120
+
+
+def _counts(rng: np.random.Generator, names: str, phase: int = 10) -> dict[str, np.ndarray]:
+    """Per-step Poisson counts, each endpoint boosted 4x in its phase (--leak-mix vary)."""
+    boosted = (np.arange(STEPS) // phase) % len(names)
+    return {
+        n: np.cumsum(rng.poisson(np.where(boosted == i, 4.0, 1.0) * 8)).astype(float)
+        for i, n in enumerate(names)
+    }
+
+
+def test_the_leaking_endpoint_is_named_at_its_cost_and_the_clean_ones_are_not() -> None:
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        counts = _counts(rng, "abc")
+        noise = np.cumsum(rng.normal(0, 8192, STEPS))  # autocorrelated, as a heap's is
+        rss = 50e6 + 4096 * counts["a"] + noise
+        found = {e.name: e for e in attribute(counts, rss, 512.0, Verdict.LEAK, seed=seed)}
+        assert found["a"].verdict is Verdict.LEAK, found
+        assert abs(found["a"].growth_per_request / 4096 - 1) < 0.25, found["a"]
+        assert found["a"].ci95[0] <= found["a"].growth_per_request <= found["a"].ci95[1]
+        assert found["b"].verdict is not Verdict.LEAK and found["c"].verdict is not Verdict.LEAK
+
+
+def test_an_exact_count_is_one_per_call_and_a_small_offset_names_nobody_else() -> None:
+    rng = np.random.default_rng(1)
+    counts = _counts(rng, "abc")
+    # the scrape lags the counters: a few of b's latest calls are not in it yet
+    lag = np.minimum(rng.poisson(2, STEPS), np.diff(counts["b"], prepend=0))
+    fds = 20 + counts["b"] - lag
+    found = {e.name: e for e in attribute(counts, fds, 4.0, Verdict.LEAK)}
+    assert found["b"].verdict is Verdict.LEAK and abs(found["b"].growth_per_request - 1) < 0.05
+    assert found["a"].verdict is not Verdict.LEAK and found["c"].verdict is not Verdict.LEAK
+
+
+def test_endpoints_always_called_together_are_one_group() -> None:
+    rng = np.random.default_rng(2)
+    counts = _counts(rng, "ab")
+    counts["a-again"] = counts["a"].copy()  # the same task calls both
+    values = 3.0 * counts["a"] + rng.normal(0, 1, STEPS)
+    names = [e.name for e in attribute(counts, values, 4.0, Verdict.LEAK)]
+    assert "a + a-again" in names and "b" in names and len(names) == 2
+
+
+def test_a_resource_that_does_not_leak_has_no_leaking_endpoint() -> None:
+    rng = np.random.default_rng(3)
+    counts = _counts(rng, "abc")
+    flat = 100 + rng.normal(0, 0.5, STEPS)
+    found = attribute(counts, flat, 4.0, Verdict.NO_LEAK)
+    assert found and all(e.verdict is Verdict.NO_LEAK for e in found)
+
+
+def test_too_few_points_name_nothing() -> None:
+    rng = np.random.default_rng(4)
+    counts = {n: c[:6] for n, c in _counts(rng, "ab").items()}
+    assert attribute(counts, counts["a"] * 2, 4.0, Verdict.LEAK) == []
