@@ -14,7 +14,7 @@ from prometheus_client import Gauge
 
 from leaklab.scenarios import Scenario
 from webapp import metrics
-from webapp.resources import Strategy
+from webapp.resources import Strategy, trim_heap
 
 RESET_SIGNAL = signal.SIGUSR2
 RESET_WAIT_SECONDS = 5.0  # the longest a reset waits for requests in flight, and they for it
@@ -93,6 +93,7 @@ class Resources:
     def _release(self) -> dict[str, int]:
         self._reset_pending = False
         released = {name: strategy.reset() for name, strategy in self.strategies.items()}
+        trim_heap()  # what the resets freed leaves the process: the next run's RSS starts clean
         self._resets += 1
         metrics.RESETS.set(self._resets)  # the acknowledgement reset_everywhere waits for
         self.publish()

@@ -24,7 +24,6 @@ from leaklab.stack.process import StackError, port_in_use
 from leaklab.stack.state import RunState
 
 STOP_GRACE = 20.0  # seconds Locust gets to write its reports after a SIGINT
-SIGINT_GRACE = 5.0  # then a SIGTERM, which Locust always answers
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,6 @@ class LocustRun:
         self.plan = plan
         self.children: list[subprocess.Popen[bytes]] = []
         self._interrupted: float | None = None  # time.monotonic() of the first SIGINT sent
-        self._terminated = False
         self._previous: Any = None
 
     def __enter__(self) -> LocustRun:
@@ -250,23 +248,18 @@ class LocustRun:
                 child.send_signal(signal.SIGINT)
 
     def wait(self) -> int:
-        """The master's exit code. Once interrupted, Locust has STOP_GRACE seconds, then it
-        is killed; in web UI mode it gets a SIGTERM after SIGINT_GRACE (its own handler
-        shuts it down: once its run time is over, the web UI mode ignores SIGINT)."""
+        """The master's exit code; once interrupted, it has STOP_GRACE seconds, then it is
+        terminated (Locust's web UI mode has been seen to ignore a SIGINT)."""
         while True:
             try:
                 return self.master.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
-                waited = (
-                    time.monotonic() - self._interrupted if self._interrupted is not None else 0
+                late = (
+                    self._interrupted is not None
+                    and time.monotonic() - self._interrupted > STOP_GRACE
                 )
-                if waited > STOP_GRACE:
+                if late:
                     _stop(self.children)
-                elif waited > SIGINT_GRACE and not self.plan.headless and not self._terminated:
-                    self._terminated = True
-                    for child in self.children:
-                        if child.poll() is None:
-                            child.terminate()
             except KeyboardInterrupt:
                 # Ctrl-C reached Locust too (same process group): let it write its reports
                 self.interrupt()

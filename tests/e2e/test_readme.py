@@ -49,9 +49,8 @@ RULES: tuple[Rule, ...] = (
     # the talk
     Rule(
         r"\.venv/bin/leaklab talk --auto .*",
-        "run",
-        "the whole talk on timers",
-        says=("6) Reset: ready to run again", '"resource": "postgresql_max_connections"'),
+        "parse",
+        "tests/e2e/leaklab/test_talk.py runs the whole talk on timers with these options",
     ),
     Rule(
         r"\.venv/bin/leaklab talk",

@@ -82,9 +82,9 @@ def web(stack: NativeStack) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGINT)  # as Ctrl-C in its terminal: it stops its Locust
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # seen after the browser left: not what this tests
+            os.killpg(proc.pid, signal.SIGKILL)  # (test_load stops a web-UI run by Ctrl-C)
             proc.wait()
         for variant in ("leaky", "fixed"):
             reset(stack.state, variant)
