@@ -106,6 +106,16 @@ RULES: tuple[Rule, ...] = (
         "skip",
         "the network and a placeholder; tests/unit/deploy/test_packaging.py checks the package",
     ),
+    Rule(
+        r"pip install \"leaklab @ git\+https://github\.com/<owner>/leaklab\"",
+        "skip",
+        "the network and a placeholder; tests/unit/deploy/test_packaging.py checks the package",
+    ),
+    Rule(
+        r"locust -f locustfile\.py --host http://127\.0\.0\.1:8000 .* --leak-metrics .*",
+        "skip",
+        "the reader's own app; tests/integration/plugin/test_plugin.py runs the plugin at one",
+    ),
     # Docker: no engine here; tests/unit/deploy validates compose, the Dockerfile, Grafana
     Rule(r"make compose-up", "parse", "no Docker engine here; the configs are validated"),
     Rule(r"docker compose .*", "skip", "no Docker engine here; the configs are validated"),
