@@ -20,7 +20,7 @@ test-packages: ## The servers, and Chromium for the browser tests
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[demo,dev]'
 	@touch $@
 
 install: system-packages $(STAMP) ## Create .venv with the pinned Python packages (and the servers)
