@@ -172,12 +172,19 @@ def endpoints_of(
                 )
             ]
             continue
+        # as the verdict does: only the climb before the app saturated (then it is flat)
+        keep = np.ones(len(series.values), dtype=bool)
+        if decision.saturated_at is not None:
+            keep = np.nan_to_num(np.asarray(series.requests, dtype=float), nan=0.0) < (
+                decision.saturated_at
+            )
+        segments = None if series.segments is None else np.asarray(series.segments, dtype=float)
         out[resource.name] = attribute(
-            data.endpoints,
-            series.values,
+            {name: counts[keep] for name, counts in data.endpoints.items()},
+            np.asarray(series.values, dtype=float)[keep],
             resource.threshold_per_1k,
             decision.verdict,
-            None if series.segments is None else np.asarray(series.segments, dtype=float),
+            None if segments is None else segments[keep],
         )
     return out
 

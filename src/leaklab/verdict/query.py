@@ -64,7 +64,7 @@ REQUESTS = scenarios.API_REQUESTS
 WORKERS = scenarios.WORKER_RSS.name  # per-pid: a new pid set is a restart
 EXHAUSTED = f"{scenarios.EXHAUSTED}_total"
 LOAD_USERS = scenarios.LOAD_USERS
-ENDPOINT_LABELS = ("path", "endpoint", "handler", "route", "name")  # the first with 2+ values
+ENDPOINT_LABELS = ("path", "endpoint", "handler", "route", "name")  # the first that names all
 
 
 def with_matchers(selector: str, matchers: str) -> str:
@@ -256,6 +256,6 @@ def _endpoint_counts(prom: Prometheus, selector: str, window: Window) -> dict[st
     for label in ENDPOINT_LABELS:
         counters = prom.grids_by(f"sum by ({label}) ({selector})", label, window)
         named = {value: c for value, c in counters.items() if value}
-        if len(named) >= 2:
+        if len(named) >= 2 or (named and len(counters) == 1):  # one endpoint: it is that one
             return {value: np.nan_to_num(_cumulative(c), nan=0.0) for value, c in named.items()}
     return {}

@@ -87,6 +87,20 @@ def test_leaky_leaks_fixed_does_not_and_the_exit_code_says_so(
     sharing = [s.name for s in SCENARIOS if "fds" in s.judged]
     reason = leaky["resources"]["fds"]["reason"]
     assert len(sharing) > 1 and all(name in reason for name in sharing), reason
+    # and each leak's endpoint is named, from the apps' per-path request counts: Redis's
+    named = [
+        e["name"]
+        for e in leaky["resources"]["redis_connections"]["endpoints"]
+        if e["verdict"] == "LEAK"
+    ]
+    assert named == ["/api/redis"], leaky["resources"]["redis_connections"]["endpoints"]
+    # PostgreSQL's saturates within seconds: too few points before it may name none, never another
+    named = [
+        e["name"]
+        for e in leaky["resources"]["db_connections"]["endpoints"]
+        if e["verdict"] == "LEAK"
+    ]
+    assert named in ([], ["/api/database"]), leaky["resources"]["db_connections"]["endpoints"]
 
 
 def test_the_json_follows_its_schema(
