@@ -19,6 +19,7 @@ from webapp.resources import (
     Fanout,
     Memo,
     OrderLog,
+    Receipts,
     Subscriptions,
     Tenants,
     Upstream,
@@ -141,3 +142,11 @@ def export() -> Response:
         out.flush()
         size = out.tell()
     return jsonify(sku=sku, bytes=size)
+
+
+def receipt() -> Response:
+    """An order's receipt, rendered (8 KiB) and summarized."""
+    order = whole_number("order", ORDERS)
+    with cast(Receipts, _strategy("exit_hooks")).render(order) as rendered:
+        body = rendered.body or b""
+        return jsonify(order=order, bytes=len(body), head=body[:16].decode())

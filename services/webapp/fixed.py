@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import TextIO
 
 import redis
@@ -33,7 +33,7 @@ from webapp.resources import (
     redis_pool_connections,
     sqlalchemy_url,
 )
-from webapp.work import ORDER_LOGGER, drain, exports_dir, order_log, price_sheet
+from webapp.work import ORDER_LOGGER, Receipt, drain, exports_dir, order_log, price_sheet
 
 POOL_WAIT_SECONDS = 5
 EXECUTOR_THREADS = 4  # per worker, all started at the first request
@@ -296,6 +296,21 @@ class ClosedFiles:
 
     def open_files(self) -> int:
         return self._open
+
+    def reset(self) -> int:
+        return 0
+
+
+class ClosedReceipts:
+    """Renders each receipt and closes it when the request is answered: nothing is kept."""
+
+    @contextmanager
+    def render(self, order: int) -> Iterator[Receipt]:
+        with closing(Receipt(order)) as receipt:  # FIX: closed with the request, not at exit
+            yield receipt
+
+    def exit_hooks(self) -> int:
+        return 0
 
     def reset(self) -> int:
         return 0

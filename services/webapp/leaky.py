@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from webapp.resources import (
 )
 from webapp.work import (
     ORDER_LOGGER,
+    Receipt,
     drop_loggers,
     exports_dir,
     order_log,
@@ -269,3 +272,27 @@ class FilePerRequest:
         released = self.open_files()
         close_held(_exports, lambda export: export.close())
         return released
+
+
+_receipts: weakref.WeakSet[Receipt] = weakref.WeakSet()  # only to find them again on reset
+
+
+class ExitHookPerRequest:
+    """Renders each receipt and registers its cleanup to run at exit, as a script would."""
+
+    @contextmanager
+    def render(self, order: int) -> Iterator[Receipt]:
+        receipt = Receipt(order)
+        atexit.register(receipt.close)  # LEAK: atexit holds it (and its 8 KiB) until exit
+        _receipts.add(receipt)
+        yield receipt
+
+    def exit_hooks(self) -> int:
+        return len(_receipts)  # alive only because atexit holds them
+
+    def reset(self) -> int:
+        held = list(_receipts)
+        for receipt in held:
+            atexit.unregister(receipt.close)
+            receipt.close()
+        return len(held)

@@ -29,6 +29,8 @@ from psycopg2.extensions import connection
 from redis.client import PubSub
 from sqlalchemy.engine import Engine
 
+from webapp.work import Receipt
+
 
 class ResourceExhausted(Exception):
     """A limit was reached: answered as a JSON 503 naming the resource."""
@@ -90,6 +92,10 @@ class Fanout(Strategy, Protocol):
 
 class Memo(Strategy, Protocol):
     def quote(self, sku: int) -> bytes: ...
+
+
+class Receipts(Strategy, Protocol):
+    def render(self, order: int) -> AbstractContextManager[Receipt]: ...
 
 
 class Subscriptions(Strategy, Protocol):

@@ -10,12 +10,24 @@ import requests
 
 ORDER_LOGGER = "webapp.orders"
 PRICE_SHEET_BYTES = 16 * 1024  # a rendered sheet: memoized, each is a real 16 KiB allocation
+RECEIPT_BYTES = 8 * 1024  # a rendered receipt, held until it is closed
 
 
 def price_sheet(sku: int) -> bytes:
     """A sku's price sheet, as an expensive render would produce it (16 KiB)."""
     line = hashlib.sha256(f"sku:{sku}".encode()).hexdigest().encode() + b"\n"
     return (line * (PRICE_SHEET_BYTES // len(line) + 1))[:PRICE_SHEET_BYTES]
+
+
+class Receipt:
+    """An order's rendered receipt; `close` lets its buffer go (a PDF document, a render)."""
+
+    def __init__(self, order: int) -> None:
+        line = hashlib.sha256(f"order:{order}".encode()).hexdigest().encode() + b"\n"
+        self.body: bytes | None = (line * (RECEIPT_BYTES // len(line) + 1))[:RECEIPT_BYTES]
+
+    def close(self) -> None:
+        self.body = None
 
 
 def _own_dir(path: Path) -> Path:
