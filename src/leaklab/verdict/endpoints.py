@@ -72,9 +72,11 @@ def _points(
 
 
 def _groups(x: Array) -> list[list[int]]:
-    """Columns whose steps never vary apart are one group (only their sum can be fitted).
+    """Columns whose steps rise and fall together are one group (only their sum can be fitted).
 
-    A column that never moves is left out: it explains nothing.
+    Steps that move against each other (one endpoint boosted while the other is not, at a
+    steady total) are what tells them apart: only a positive correlation groups. A column
+    that never moves is left out: it explains nothing.
     """
     dx = np.diff(x, axis=0)
     groups: list[list[int]] = []
@@ -82,7 +84,7 @@ def _groups(x: Array) -> list[list[int]]:
         if dx[:, j].std() == 0:
             continue
         for group in groups:
-            if abs(np.corrcoef(dx[:, group[0]], dx[:, j])[0, 1]) > 0.99:
+            if np.corrcoef(dx[:, group[0]], dx[:, j])[0, 1] > 0.99:
                 group.append(j)
                 break
         else:

@@ -43,6 +43,18 @@ def test_an_exact_count_is_one_per_call_and_a_small_offset_names_nobody_else() -
     assert found["a"].verdict is not Verdict.LEAK and found["c"].verdict is not Verdict.LEAK
 
 
+def test_two_endpoints_traded_at_a_steady_total_are_told_apart() -> None:
+    # A user at a steady pace: every call is one or the other, so their steps move
+    # against each other (a correlation near -1) and the total's steps stay flat.
+    rng = np.random.default_rng(4)
+    boosted = (np.arange(STEPS) // 3) % 2 == 0
+    files = np.cumsum(rng.binomial(100, np.where(boosted, 0.8, 0.2))).astype(float)
+    counts = {"/files": files, "/steady": 100.0 * np.arange(1, STEPS + 1) - files}
+    found = {e.name: e for e in attribute(counts, 20 + files, 4.0, Verdict.LEAK)}
+    assert set(found) == {"/files", "/steady"}, found
+    assert found["/files"].verdict is Verdict.LEAK and found["/steady"].verdict is Verdict.NO_LEAK
+
+
 def test_endpoints_always_called_together_are_one_group() -> None:
     rng = np.random.default_rng(2)
     counts = _counts(rng, "ab")
