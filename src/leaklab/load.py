@@ -243,9 +243,28 @@ class LocustRun:
         """SIGINT, not SIGTERM: on SIGINT Locust still writes its reports."""
         if self._interrupted is None:
             self._interrupted = time.monotonic()
+            self._save_web_report()
         for child in self.children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
+
+    def _save_web_report(self) -> None:
+        """In web-UI mode, keep the HTML report before Locust is asked to stop.
+
+        Locust writes it on SIGINT only when the KeyboardInterrupt reaches its main greenlet;
+        a SIGINT handled inside another greenlet has been seen to leave the web UI running
+        until the grace ran out, and the SIGTERM after it writes no report. The web UI serves
+        the same report; Locust overwrites this copy when it does write its own.
+        """
+        plan = self.plan
+        if plan.headless or not self.running():
+            return
+        try:
+            page = requests.get(f"http://{plan.host}:{plan.web_port}/stats/report", timeout=5)
+        except requests.RequestException:
+            return
+        if page.ok and page.text:
+            (plan.out_dir / "report.html").write_text(page.text, encoding="utf-8")
 
     def wait(self) -> int:
         """The master's exit code; once interrupted, it has STOP_GRACE seconds, then it is
