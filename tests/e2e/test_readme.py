@@ -100,9 +100,9 @@ RULES: tuple[Rule, ...] = (
         exit_codes=(2,),
         says=("no data for", 'http_requests_total{job="shop"}'),
     ),
-    Rule(r"\./ci/start-app-prometheus-and-load\.sh", "skip", "the reader's own script"),
+    Rule(r"\./ci/start-app(-prometheus-and-load)?\.sh", "skip", "the reader's own script"),
     Rule(
-        r"python -m pip install \"?leaklab @ git\+https://github\.com/<owner>/.*",
+        r"python -m pip install (locust )?\"?leaklab @ git\+https://github\.com/<owner>/.*",
         "skip",
         "the network and a placeholder; tests/unit/deploy/test_packaging.py checks the package",
     ),
@@ -200,17 +200,18 @@ def test_every_readme_command_has_a_rule() -> None:
     assert any(c.text == "make test" for c in COMMANDS)
 
 
-def test_the_ci_example_is_a_workflow_a_runner_accepts() -> None:
-    block = re.search(r"^```yaml\n(.*?)^```", README.read_text(), flags=re.S | re.M)
-    assert block
-    workflow = yaml.safe_load(block.group(1))
-    assert set(workflow) >= {"name", "jobs"} and True in workflow  # `on:` reads as True
-    (job,) = workflow["jobs"].values()
-    assert job["runs-on"] and job["steps"]
-    for step in job["steps"]:
-        assert ("uses" in step) != ("run" in step), step
-    upload = job["steps"][-1]
-    assert upload["if"] == "always()"  # the report is kept when the check fails
+def test_the_ci_examples_are_workflows_a_runner_accepts() -> None:
+    blocks = re.findall(r"^```yaml\n(.*?)^```", README.read_text(), flags=re.S | re.M)
+    assert len(blocks) >= 2  # leaklab check against Prometheus; the plugin in a Locust run
+    for block in blocks:
+        workflow = yaml.safe_load(block)
+        assert set(workflow) >= {"name", "jobs"} and True in workflow  # `on:` reads as True
+        (job,) = workflow["jobs"].values()
+        assert job["runs-on"] and job["steps"]
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), step
+        upload = job["steps"][-1]
+        assert upload["if"] == "always()"  # the report is kept when the check fails
 
 
 @pytest.mark.parametrize(
