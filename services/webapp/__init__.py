@@ -53,7 +53,7 @@ def _instrument(app: Flask, scenarios: list[Scenario]) -> None:
     from webapp import metrics
 
     for resource in SCENARIOS.exhaustible():
-        metrics.EXHAUSTED.labels(resource=resource)
+        metrics.EXHAUSTED.labels(resource=resource, path="")  # the sum starts at 0
     for scenario in scenarios:  # a scenario registered after import (tests) too
         for spec in scenario.all_gauges:
             metrics.gauge(spec)

@@ -36,8 +36,8 @@ for _spec in scenarios.SCENARIOS.gauges():  # defined at import: the factory run
 
 EXHAUSTED = Counter(
     scenarios.EXHAUSTED,
-    "Requests refused with a 503 because a resource was exhausted",
-    ["resource"],
+    "Requests refused with a 503 because a resource was exhausted, by request path",
+    ["resource", "path"],
 )
 RESETS = Gauge(scenarios.RESETS.name, scenarios.RESETS.help, multiprocess_mode="liveall")
 

@@ -196,7 +196,7 @@ def exhausted(exc: ResourceExhausted) -> tuple[Response, int]:
     """A JSON 503 naming the resource; what the server said stays in the log."""
     current_app.logger.warning("503: %s exhausted: %s", exc.resource, exc.detail)
     if current_resources().metrics:
-        metrics.EXHAUSTED.labels(resource=exc.resource).inc()
+        metrics.EXHAUSTED.labels(resource=exc.resource, path=request.path).inc()
     body: dict[str, Any] = {
         "error": f"{exc.resource} exhausted",
         "resource": exc.resource,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from leaklab.exit_codes import ExitCode
-from leaklab.verdict.endpoints import EndpointGrowth, attribute
+from leaklab.verdict.endpoints import EndpointGrowth, attribute, by_refusals
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,
@@ -179,13 +179,20 @@ def endpoints_of(
                 decision.saturated_at
             )
         segments = None if series.segments is None else np.asarray(series.segments, dtype=float)
-        out[resource.name] = attribute(
-            {name: counts[keep] for name, counts in data.endpoints.items()},
-            np.asarray(series.values, dtype=float)[keep],
+        before = {name: counts[keep] for name, counts in data.endpoints.items()}
+        values = np.asarray(series.values, dtype=float)[keep]
+        found = attribute(
+            before,
+            values,
             resource.threshold_per_1k,
             decision.verdict,
             None if segments is None else segments[keep],
         )
+        named = any(e.verdict is Verdict.LEAK for e in found)
+        if decision.verdict is Verdict.LEAK and decision.saturated_at is not None and not named:
+            refused = by_refusals(before, values, data.refusals.get(resource.name, {}))
+            found = [refused] if refused else found
+        out[resource.name] = found
     return out
 
 

@@ -134,7 +134,13 @@ def endpoint_lines(result: CheckResult) -> list[str]:
                 continue
             divisor, unit = units[name].scale
             for e in app.endpoints.get(name, []):
-                if e.verdict is Verdict.LEAK:
+                if e.verdict is Verdict.LEAK and e.basis == "refusals":
+                    lines.append(
+                        f"  {app.name} {name}: LEAK from {e.name}, about "
+                        f"{e.growth_per_request / divisor:.3g} {unit} per request before it "
+                        "ran out (only its requests were refused at the limit)"
+                    )
+                elif e.verdict is Verdict.LEAK:
                     lines.append(
                         f"  {app.name} {name}: LEAK from {e.name}, "
                         f"{e.growth_per_request / divisor:.3g} {unit} per request "

@@ -44,6 +44,9 @@ class EndpointGrowth:
     ci95: tuple[float, float]
     requests: float
     verdict: Verdict
+    # "regression": fitted on the endpoints' counts; "refusals": the resource ran out before
+    # enough points to fit, and only these endpoints' requests were refused at its limit
+    basis: str = "regression"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,6 +55,7 @@ class EndpointGrowth:
             "ci95_per_request": [_finite(v) for v in self.ci95],
             "requests": self.requests,
             "verdict": self.verdict.value,
+            "basis": self.basis,
         }
 
 
@@ -127,6 +131,45 @@ def _verdict(low: float, high: float, floor: float, resource: Verdict) -> Verdic
     if resource is Verdict.NO_LEAK or high < floor:
         return Verdict.NO_LEAK
     return Verdict.UNDECIDED
+
+
+def by_refusals(
+    counts: Mapping[str, Array], values: Array, refused: Mapping[str, float]
+) -> EndpointGrowth | None:
+    """A resource that ran out before a fit: the endpoints whose requests its limit refused.
+
+    Only a request that needs the resource is refused for it, so those endpoints are the
+    ones that take it. A limit several resources share (PostgreSQL's max_connections)
+    refuses every endpoint that needs it: of those, the ones whose own count follows the
+    climb (a line on it fits within twice the best one's squared error) are named, and
+    those that never varied apart are named together. Their growth is the climb before the
+    limit over their own requests then (counts and values: the points before saturation).
+    No interval: too few points.
+    """
+    y = np.asarray(values, dtype=float)
+    names = sorted(n for n in refused if n in counts)
+    if not names or len(y) < 2 or not np.isfinite(y).any():
+        return None
+    errors = {n: _line_error(np.asarray(counts[n], dtype=float), y) for n in names}
+    best = min(errors.values())
+    names = [n for n in names if errors[n] <= 2 * best + 1e-9 * (1 + abs(best))]
+    served = sum(float(np.nanmax(counts[n]) - np.nanmin(counts[n])) for n in names)
+    rise = float(np.nanmax(y) - y[np.isfinite(y)][0])
+    if served <= 0:
+        return None
+    return EndpointGrowth(
+        " + ".join(names), rise / served, (np.nan, np.nan), served, Verdict.LEAK, "refusals"
+    )
+
+
+def _line_error(x: Array, y: Array) -> float:
+    """Squared error of the best line y = a + b x."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
+        return float("inf")
+    design = np.column_stack([np.ones(int(ok.sum())), x[ok]])
+    coef, *_ = np.linalg.lstsq(design, y[ok], rcond=None)
+    return float(np.sum((y[ok] - design @ coef) ** 2))
 
 
 def attribute(

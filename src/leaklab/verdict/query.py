@@ -28,6 +28,7 @@ class Resource:
     unit: str
     bound: str | None = None  # selector of the legal maximum (pool max x workers)
     exhausted: tuple[str, ...] = ()  # leaklab_exhausted_total{resource=...} meaning saturation
+    own_limits: tuple[str, ...] = ()  # of those, the limits of this resource itself
     warmup_requests: float = 0.0  # requests a fresh process needs before this resource settles
 
     @property
@@ -50,6 +51,7 @@ def from_leak(leak: Leak) -> Resource:
         bound=leak.bound.name if leak.bound else None,
         # the process's own limits saturate every resource it has, whichever leak hit them
         exhausted=tuple(dict.fromkeys((*leak.exhausted, *scenarios.PROCESS_LIMITS))),
+        own_limits=leak.exhausted,
         warmup_requests=leak.warmup_requests,
     )
 
@@ -101,6 +103,8 @@ class AppData:
     users: np.ndarray | None = None
     # cumulative requests per endpoint (label value), when the request counter has one
     endpoints: dict[str, np.ndarray] = field(default_factory=dict)
+    # per resource: the requests refused at its limit, by path (leaklab's own apps)
+    refusals: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Prometheus:
@@ -237,6 +241,11 @@ def read_app(
             exhausted = prom.grid(f"sum({refused})", window, required=False)
             if exhausted is not None:
                 exhausted = np.nan_to_num(exhausted, nan=float(np.nanmin(exhausted)))
+                own = "|".join(re.escape(r) for r in resource.own_limits or resource.exhausted)
+                mine = f'{matchers},resource=~"{own}"' if matchers else f'resource=~"{own}"'
+                data.refusals[resource.name] = _refusals_by_path(
+                    prom, with_matchers(EXHAUSTED, mine), window
+                )
         data.resources[resource.name] = Series(served, values, seg, exhausted)
         bound = None
         if resource.bound:
@@ -249,6 +258,17 @@ def read_app(
     data.users = prom.grid(f"sum({with_matchers(LOAD_USERS, matchers)})", window, required=False)
     data.endpoints = _endpoint_counts(prom, with_matchers(requests_selector, matchers), window)
     return data
+
+
+def _refusals_by_path(prom: Prometheus, refused: str, window: Window) -> dict[str, float]:
+    """Requests refused within the window, by path (a series born refused counts from 0)."""
+    out = {}
+    for path, values in prom.grids_by(f"sum by (path) ({refused})", "path", window).items():
+        seen = values[np.isfinite(values)]
+        if path and len(seen):
+            born = not np.isfinite(values[0])  # the first refusal made the series
+            out[path] = float(seen[-1] - (0.0 if born else seen[0]))
+    return {path: n for path, n in out.items() if n > 0}
 
 
 def _endpoint_counts(prom: Prometheus, selector: str, window: Window) -> dict[str, np.ndarray]:

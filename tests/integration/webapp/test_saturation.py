@@ -24,8 +24,12 @@ def _until_503(url: str, limit: int) -> tuple[int, dict[str, str]]:
 
 def _exhausted(state: RunState, resource: str) -> float:
     text = requests.get(f"{state.url('leaky')}/metrics", timeout=5).text
-    line = f'leaklab_exhausted_total{{resource="{resource}"}} '
-    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(line))
+    named = f'resource="{resource}"'
+    return sum(
+        float(x.rsplit(" ", 1)[1])
+        for x in text.splitlines()
+        if x.startswith("leaklab_exhausted_total{") and named in x
+    )
 
 
 def _details_only_in_the_log(stack: NativeStack, body: dict[str, str], detail: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leaklab.verdict.endpoints import attribute
+from leaklab.verdict.endpoints import attribute, by_refusals
 from leaklab.verdict.stats import Verdict
 
 STEPS = 120
@@ -76,3 +76,24 @@ def test_too_few_points_name_nothing() -> None:
     rng = np.random.default_rng(4)
     counts = {n: c[:6] for n, c in _counts(rng, "ab").items()}
     assert attribute(counts, counts["a"] * 2, 4.0, Verdict.LEAK) == []
+
+
+def test_a_limit_reached_too_soon_to_fit_names_the_endpoint_whose_count_follows_the_climb() -> None:
+    # Six scrapes before PostgreSQL refused: both endpoints were refused at its shared limit,
+    # only one of them took the connections the resource counts.
+    rng = np.random.default_rng(5)
+    counts = {n: np.cumsum(rng.poisson(40, 6)).astype(float) for n in ("/db", "/tenant", "/x")}
+    conns = 3 + counts["/db"]
+    found = by_refusals(counts, conns, {"/db": 12.0, "/tenant": 7.0})
+    assert found is not None and found.name == "/db" and found.basis == "refusals"
+    assert found.verdict is Verdict.LEAK
+    served = counts["/db"][-1] - counts["/db"][0]
+    assert found.growth_per_request == (conns[-1] - conns[0]) / served
+
+
+def test_endpoints_refused_alike_that_never_varied_apart_are_named_together() -> None:
+    together = np.arange(1.0, 7.0) * 40
+    counts = {"/a": together, "/b": together / 2}
+    found = by_refusals(counts, 5 + together, {"/a": 3.0, "/b": 1.0})
+    assert found is not None and found.name == "/a + /b"
+    assert by_refusals(counts, 5 + together, {}) is None  # nobody refused: nothing to name
