@@ -240,21 +240,23 @@ class LocustRun:
         return self.children[0]
 
     def interrupt(self) -> None:
-        """SIGINT, not SIGTERM: on SIGINT Locust still writes its reports."""
+        """Headless: SIGINT, on which Locust still writes its reports. Web UI: the report is
+        saved from the web UI, then SIGTERM (its shutdown still closes the CSVs and fires
+        `quitting`): a SIGINT there was seen to be ignored until the grace ran out."""
         if self._interrupted is None:
             self._interrupted = time.monotonic()
             self._save_web_report()
+        stop = signal.SIGINT if self.plan.headless else signal.SIGTERM
         for child in self.children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.send_signal(stop)
 
     def _save_web_report(self) -> None:
         """In web-UI mode, keep the HTML report before Locust is asked to stop.
 
-        Locust writes it on SIGINT only when the KeyboardInterrupt reaches its main greenlet;
-        a SIGINT handled inside another greenlet has been seen to leave the web UI running
-        until the grace ran out, and the SIGTERM after it writes no report. The web UI serves
-        the same report; Locust overwrites this copy when it does write its own.
+        Locust writes it on SIGINT only, and a SIGINT in web-UI mode has been seen to be
+        ignored (the KeyboardInterrupt taken off its main greenlet); on SIGTERM it writes
+        none. The web UI serves the same report.
         """
         plan = self.plan
         if plan.headless or not self.running():

@@ -65,6 +65,7 @@ class MeasuredRun:
     ) -> None:
         self.state, self.plan, self.step, self._warm_up = state, plan, step, warm_up
         self.load_started = 0.0  # time.monotonic() when Locust started
+        self._start = 0.0  # time.time() when the window opened
         self._window: Window | None = None
 
     def reset(self) -> None:
@@ -82,7 +83,7 @@ class MeasuredRun:
         apps before it opens and the last requests before it closes. Leaving the block stops
         Locust (as Ctrl-C would) if it still runs; an error leaves no window."""
         time.sleep(settle_before(self.step))
-        start = time.time()
+        start = self._start = time.time()
         self.load_started = time.monotonic()
         with LocustRun(self.plan) as locust:
             yield locust
@@ -100,6 +101,14 @@ class MeasuredRun:
         if self._window is None:
             raise RuntimeError("the measured run has no window before its load has ended")
         return self._window
+
+    def decide_so_far(
+        self, prometheus: str, apps: dict[str, str], resources: tuple[Resource, ...] | None = None
+    ) -> CheckResult:
+        """The verdict on the window so far, while Locust still runs (the talk waits for it)."""
+        now = float(int(time.time() - self.step))  # the last scrape that surely landed
+        window = Window(float(int(self._start)), max(now, self._start + self.step), self.step)
+        return verdict.run_check(prometheus, apps, window, resources, REQUESTS)
 
     def decide(
         self,

@@ -33,7 +33,14 @@ from leaklab.slides import code_slide
 from leaklab.stack import NativeStack
 from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
-from leaklab.story import STACK_APPS, chosen, expected, for_scenarios, tells_the_story
+from leaklab.story import (
+    STACK_APPS,
+    chosen,
+    expected,
+    for_scenarios,
+    story_resources,
+    tells_the_story,
+)
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.stats import Verdict
 
@@ -136,7 +143,9 @@ class Talk:
             saturated = self._wait_for_saturation(locust, load_started)
             self._show_saturation(saturated)
             self._next(5)
-            # the verdict needs 100 requests per app; the leaky role's limit can come sooner
+            # the verdict needs 100 requests per app; the leaky role's limit can come sooner,
+            # and a leak with no limit (memory) needs its warm-up and a climb after it
+            self._until_decided(run, locust)
             run.stop(locust, at_least=MIN_LOAD_SECONDS)
         result = for_scenarios(run.decide(self.prometheus, STACK_APPS), self.scenarios)
         self.console.print(verdict_table(result))
@@ -157,6 +166,25 @@ class Talk:
                 f"[red]The verdicts are not the expected ones[/red] ({expected(self.scenarios)})."
             )
         return ExitCode.OK if told else ExitCode.NOT_AS_EXPECTED
+
+    def _until_decided(self, run: MeasuredRun, locust: LocustRun) -> None:
+        """Keep the load on until every told resource has a verdict in both apps (not
+        UNDECIDED), or the saturation timeout: the verdict is not guessed on too few points."""
+        told = story_resources(self.scenarios)
+        deadline = time.monotonic() + self.plan.saturation_timeout
+        with self._live(run.load_started, "waiting until the data decide every resource told"):
+            while time.monotonic() < deadline and locust.running():
+                if time.monotonic() - run.load_started >= MIN_LOAD_SECONDS:
+                    result = run.decide_so_far(self.prometheus, STACK_APPS)
+                    undecided = [
+                        name
+                        for app in result.apps
+                        for name, decision in app.decisions.items()
+                        if name in told and decision.verdict is Verdict.UNDECIDED
+                    ]
+                    if not undecided:
+                        return
+                time.sleep(2.0)
 
     def _live(self, started: float, caption: str | None = None) -> LiveFigures:
         return LiveFigures(

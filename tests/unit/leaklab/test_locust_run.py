@@ -1,4 +1,5 @@
-"""Stopping Locust: a SIGINT first (its reports), then, if it does not listen, the end."""
+"""Stopping Locust: headless, a SIGINT first (its reports), then, if it does not listen, the
+end; in web-UI mode, the report kept from the web UI, then a SIGTERM."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ class Plan(LoadPlan):
         return [sys.executable, "-c", self.code]
 
 
-def plan(tmp_path: Path, code: str) -> Plan:
-    return Plan("http://127.0.0.1:1", "http://127.0.0.1:2", tmp_path, code=code)
+def plan(tmp_path: Path, code: str, headless: bool = True) -> Plan:
+    return Plan(
+        "http://127.0.0.1:1", "http://127.0.0.1:2", tmp_path, headless=headless, code=code
+    )
 
 
 def test_a_master_that_heeds_sigint_ends_with_its_own_exit_code(tmp_path: Path) -> None:
@@ -48,3 +51,13 @@ def test_a_master_that_ignores_sigint_is_ended_after_the_grace(
         run.interrupt()  # what `leaklab load` does on SIGTERM, then it waits
         code = run.wait()
     assert code != 0 and time.monotonic() - started < 15
+
+
+def test_a_web_ui_run_is_ended_by_sigterm_at_once(tmp_path: Path) -> None:
+    # Locust's web UI has been seen to ignore SIGINT; its SIGTERM shutdown still fires
+    # `quitting` and closes the CSVs (the report is fetched from the web UI before)
+    with LocustRun(plan(tmp_path, DEAF, headless=False)) as run:
+        time.sleep(0.5)
+        started = time.monotonic()
+        code = run.stop()
+    assert code == -15 and time.monotonic() - started < 5
