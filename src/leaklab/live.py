@@ -211,6 +211,7 @@ def _verdicts_json(
                 "unit": unit,
                 "requests": served[app],
                 "saturated": d.saturated_at is not None,
+                "requests_to_decide": d.requests_to_decide,
             }
         out[name] = per_app
     return out

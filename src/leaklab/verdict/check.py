@@ -117,6 +117,7 @@ def _decision_json(d: Decision, resource: Resource, bound: float | None) -> dict
         "requests_analysed": d.requests,
         "warmup_until_requests": fit.warmup_until if fit else None,
         "saturated_at_requests": d.saturated_at,
+        "requests_to_decide": d.requests_to_decide,
         "legal_bound": bound,
         "method": d.method,
     }

@@ -70,6 +70,9 @@ class Decision:
     requests: float
     fit: Fit | None = None
     saturated_at: float | None = None  # cumulative requests where 503s began
+    # UNDECIDED: the requests in all (served so far included) likely to decide it; None when
+    # decided, or when more load would not settle it (a growth at the threshold itself)
+    requests_to_decide: float | None = None
     method: str = (
         "Theil-Sen on cumulative requests, warm-up trimmed, moving-block bootstrap 95 % CI"
     )
@@ -88,12 +91,15 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
     x, y, seg = x[ok], y[ok], seg[ok]
     served = _served(x, seg)
     if len(x) < rules.min_points or served < rules.min_requests:
+        per_point = served / (len(x) - 1) if len(x) > 1 and served > 0 else 0.0
+        needed = _needed_for_a_fit(rules, per_point, served) if per_point else None
         return Decision(
             Verdict.UNDECIDED,
             f"too little load: {served:.0f} requests in "
             f"{len(x)} points (needs {rules.min_requests:.0f} requests and "
-            f"{rules.min_points} points)",
+            f"{rules.min_points} points)" + _more(needed, served),
             served,
+            requests_to_decide=needed,
         )
 
     saturated_at, x, y, seg = _before_saturation(series.exhausted, ok, x, y, seg)
@@ -121,14 +127,46 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
                 f"in {climbed:.0f} requests ({1000 * rise / climbed:.3g} per 1,000)",
             )
     if fit is None:
+        if saturated_at is not None:
+            return replace(decision, reason="saturated before enough points to fit")
+        per_point = served / (len(x) - 1) if len(x) > 1 else 0.0
+        needed = _needed_for_a_fit(rules, per_point, served) if per_point else None
         why = (
-            "saturated before enough points to fit"
-            if saturated_at is not None
-            else "too few points after the warm-up (the first "
+            "too few points after the warm-up (the first "
             f"{max(rules.warmup_fraction * served, rules.warmup_requests):.0f} requests)"
         )
-        return replace(decision, reason=why)
+        return replace(decision, reason=why + _more(needed, served), requests_to_decide=needed)
     return _judge_slope(decision, fit, thr)
+
+
+def _needed_for_a_fit(rules: Rules, per_point: float, served: float) -> float:
+    """Requests in all for the fewest points a fit needs after the warm-up, at this pace."""
+    after = max(4, rules.min_points // 2) * per_point  # as _fit asks, after the warm-up
+    return max(
+        served,
+        rules.min_requests,
+        rules.min_points * per_point,
+        rules.warmup_requests + after,
+        after / (1 - rules.warmup_fraction),
+    )
+
+
+def requests_to_settle(fit: Fit, thr: float, served: float) -> float | None:
+    """Requests in all at which the interval likely clears thr: its half-width shrinks at
+    least as 1/requests (white noise shrinks it faster; this errs long). None: the growth
+    sits on the threshold, and no feasible run settles it (more than 100x this one)."""
+    half = (fit.ci_high_per_1k - fit.ci_low_per_1k) / 2
+    gap = abs(fit.slope_per_1k - thr)
+    if half <= 0 or served <= 0:
+        return None
+    needed = served * half / gap if gap > 0 else float("inf")
+    return needed if needed <= 100 * served else None
+
+
+def _more(needed: float | None, served: float) -> str:
+    if needed is None:
+        return ": more load will not settle it soon"
+    return f"; about {max(needed - served, 0):,.0f} more requests should decide it"
 
 
 def _before_saturation(
@@ -174,8 +212,12 @@ def _judge_slope(decision: Decision, fit: Fit, thr: float) -> Decision:
             reason=f"stopped growing: late half {fit.late_slope_per_1k:.3g} per "
             f"1,000 (CI up to {fit.late_ci_high_per_1k:.3g}) < {thr:g}",
         )
+    needed = requests_to_settle(fit, thr, decision.requests)
     return replace(
-        decision, reason=f"95 % CI {low:.3g} to {high:.3g} per 1,000 straddles {thr:g}: run longer"
+        decision,
+        reason=f"95 % CI {low:.3g} to {high:.3g} per 1,000 straddles {thr:g}"
+        + _more(needed, decision.requests),
+        requests_to_decide=needed,
     )
 
 

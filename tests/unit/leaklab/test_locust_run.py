@@ -30,9 +30,7 @@ class Plan(LoadPlan):
 
 
 def plan(tmp_path: Path, code: str, headless: bool = True) -> Plan:
-    return Plan(
-        "http://127.0.0.1:1", "http://127.0.0.1:2", tmp_path, headless=headless, code=code
-    )
+    return Plan("http://127.0.0.1:1", "http://127.0.0.1:2", tmp_path, headless=headless, code=code)
 
 
 def test_a_master_that_heeds_sigint_ends_with_its_own_exit_code(tmp_path: Path) -> None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leaklab.verdict.stats import Rules, Series, Verdict, decide, theil_sen
+from leaklab.verdict.stats import (
+    Rules,
+    Series,
+    Verdict,
+    decide,
+    requests_to_settle,
+    theil_sen,
+)
 
 CONNECTIONS = Rules(threshold_per_1k=2.0)
 RSS = Rules(threshold_per_1k=512 * 1024.0)
@@ -161,3 +170,26 @@ def test_the_contract_gives_rss_its_warm_up() -> None:
     rules = {r.name: r.rules() for r in CONTRACT}
     assert rules["rss"].warmup_requests >= 300
     assert rules["db_connections"].warmup_requests == 0
+
+
+def test_too_little_load_says_how_many_requests_would_decide_and_they_do() -> None:
+    x = requests(5)
+    early = decide(Series(x, noisy(0.6 * x, 1.0)), CONNECTIONS)
+    assert early.verdict is Verdict.UNDECIDED and early.requests_to_decide is not None
+    assert "more requests should decide it" in early.reason
+    longer = requests(int(early.requests_to_decide / 20) + 2)
+    assert decide(Series(longer, noisy(0.6 * longer, 1.0)), CONNECTIONS).verdict is Verdict.LEAK
+
+
+def test_an_interval_across_the_threshold_says_how_long_a_run_would_settle_it() -> None:
+    x = requests(30)
+    rng = np.random.default_rng(0)
+    values = 50 * MiB + 650 * x + np.cumsum(rng.normal(0, 24 * 1024, len(x)))  # a random walk
+    d = decide(Series(x, values), RSS)
+    assert d.verdict is Verdict.UNDECIDED and "straddles" in d.reason, d.reason
+    assert d.requests_to_decide is not None and d.requests_to_decide > d.requests
+    assert f"about {d.requests_to_decide - d.requests:,.0f} more requests" in d.reason
+    assert d.fit is not None  # a growth on the threshold itself: no run settles it soon
+    assert requests_to_settle(replace(d.fit, slope_per_1k=512 * 1024.0), 512 * 1024.0, 600) is None
+    decided = decide(Series(requests(), noisy(0.6 * requests(), 1.0)), CONNECTIONS)
+    assert decided.verdict is Verdict.LEAK and decided.requests_to_decide is None
