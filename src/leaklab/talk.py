@@ -42,8 +42,10 @@ from leaklab.story import (
     tells_the_story,
 )
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
+from leaklab.verdict.query import contract
 from leaklab.verdict.stats import Verdict
 
+WARMED_UP = 2.5  # x a resource's warm-up in requests before the talk's verdict (memory: 750)
 MIN_LOAD_SECONDS = 25.0  # 20 users at one request a second: 250 per app, past the minimum
 STAGES = (
     "The leak and the fix",
@@ -169,20 +171,27 @@ class Talk:
 
     def _until_decided(self, run: MeasuredRun, locust: LocustRun) -> None:
         """Keep the load on until every told resource has a verdict in both apps (not
-        UNDECIDED), or the saturation timeout: the verdict is not guessed on too few points."""
+        UNDECIDED), or the saturation timeout: the verdict is not guessed on too few points.
+
+        A resource with a warm-up (memory) is first given WARMED_UP times its warm-up in
+        requests: stopping at the first look that decides would read the fixed app's last
+        settling as a leak (re-deciding at every look is a test repeated without correction).
+        """
         told = story_resources(self.scenarios)
+        warmup = max((r.warmup_requests for r in contract() if r.name in told), default=0.0)
         deadline = time.monotonic() + self.plan.saturation_timeout
         with self._live(run.load_started, "waiting until the data decide every resource told"):
             while time.monotonic() < deadline and locust.running():
                 if time.monotonic() - run.load_started >= MIN_LOAD_SECONDS:
                     result = run.decide_so_far(self.prometheus, STACK_APPS)
+                    warm = all(app.requests >= WARMED_UP * warmup for app in result.apps)
                     undecided = [
                         name
                         for app in result.apps
                         for name, decision in app.decisions.items()
                         if name in told and decision.verdict is Verdict.UNDECIDED
                     ]
-                    if not undecided:
+                    if warm and not undecided:
                         return
                 time.sleep(2.0)
 
