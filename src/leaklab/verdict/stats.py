@@ -90,6 +90,15 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, seg = x[ok], y[ok], seg[ok]
     served = _served(x, seg)
+    over = _over_the_bound(y, rules.bound)
+    if over is not None and (len(x) < rules.min_points or served < rules.min_requests):
+        # physics, not statistics: a bounded pool cannot hold more, however short the run
+        return Decision(
+            Verdict.LEAK,
+            f"holds {over:.0f}, above the legal bound {rules.bound:.0f} (pool max x workers) "
+            "in two scrapes running",
+            served,
+        )
     if len(x) < rules.min_points or served < rules.min_requests:
         per_point = served / (len(x) - 1) if len(x) > 1 and served > 0 else 0.0
         needed = _needed_for_a_fit(rules, per_point, served) if per_point else None
@@ -136,7 +145,51 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
             f"{max(rules.warmup_fraction * served, rules.warmup_requests):.0f} requests)"
         )
         return replace(decision, reason=why + _more(needed, served), requests_to_decide=needed)
-    return _judge_slope(decision, fit, thr)
+    judged = _judge_slope(decision, fit, thr)
+    if judged.verdict is not Verdict.NO_LEAK and saturated_at is None:
+        keep = x >= fit.warmup_until
+        return _given_back(judged, x[keep], y[keep], seg[keep], thr)
+    return judged
+
+
+def _given_back(
+    decision: Decision, x: Array, y: Array, seg: NDArray[np.int64], thr: float
+) -> Decision:
+    """A growth that is given back (a cache cleared every N requests) is not a leak.
+
+    A release is a fall, within a segment, of at least half the climb seen. Two releases
+    or more: judged on the levels right after each one, which a leak raises and a periodic
+    release does not (NO LEAK when they grow less than thr). One: UNDECIDED, until the next.
+    """
+    span = float(np.ptp(y)) if len(y) else 0.0
+    falls = np.nonzero((np.diff(y) < -0.5 * span) & (np.diff(seg) == 0))[0] + 1
+    if span <= 0 or not len(falls):
+        return decision
+    if len(falls) == 1:
+        if decision.verdict is not Verdict.LEAK:
+            return decision
+        return replace(
+            decision,
+            verdict=Verdict.UNDECIDED,
+            reason=f"gave back {y[falls[0] - 1] - y[falls[0]]:.3g} at "
+            f"{x[falls[0]]:.0f} requests after growing {decision.fit.slope_per_1k:.3g} per "
+            "1,000: the next release tells a periodic release from a leak"
+            if decision.fit
+            else "gave back what it grew once: the next release decides",
+            requests_to_decide=2 * float(x[falls[0]] - x[0]) + float(x[0]),
+        )
+    troughs = y[falls]
+    growth = 1000 * float(np.polyfit(x[falls], troughs, 1)[0])
+    growth = 0.0 if abs(growth) < 1e-9 * max(1.0, thr) else growth  # float dust, not growth
+    if growth < thr:
+        every = float(np.median(np.diff(x[falls])))
+        return replace(
+            decision,
+            verdict=Verdict.NO_LEAK,
+            reason=f"released every ~{every:,.0f} requests ({len(falls)} releases seen); "
+            f"the level after each grows {growth:.3g} per 1,000 < {thr:g}",
+        )
+    return decision
 
 
 def _needed_for_a_fit(rules: Rules, per_point: float, served: float) -> float:
@@ -155,11 +208,13 @@ def requests_to_settle(fit: Fit, thr: float, served: float) -> float | None:
     """Requests in all at which the interval likely clears thr: its half-width shrinks at
     least as 1/requests (white noise shrinks it faster; this errs long). None: the growth
     sits on the threshold, and no feasible run settles it (more than 100x this one)."""
-    half = (fit.ci_high_per_1k - fit.ci_low_per_1k) / 2
-    gap = abs(fit.slope_per_1k - thr)
+    slope = fit.slope_per_1k
+    # the side of the interval that faces the threshold is the one that must clear it
+    half = fit.ci_high_per_1k - slope if slope < thr else slope - fit.ci_low_per_1k
+    gap = abs(slope - thr)
     if half <= 0 or served <= 0:
         return None
-    needed = served * half / gap if gap > 0 else float("inf")
+    needed = max(served * half / gap, 1.1 * served) if gap > 0 else float("inf")
     return needed if needed <= 100 * served else None
 
 
@@ -167,6 +222,16 @@ def _more(needed: float | None, served: float) -> str:
     if needed is None:
         return ": more load will not settle it soon"
     return f"; about {max(needed - served, 0):,.0f} more requests should decide it"
+
+
+def _over_the_bound(y: Array, bound: float | None) -> float | None:
+    """The count held when two scrapes running were above the bound (a worker's restart can
+    show one scrape of both its old and new connections); None: never."""
+    if bound is None or bound <= 0 or len(y) < 2:
+        return None
+    above = y > bound
+    both = np.nonzero(above[1:] & above[:-1])[0]
+    return float(np.max(y)) if len(both) else None
 
 
 def _before_saturation(

@@ -58,6 +58,14 @@ def test_above_the_legal_bound_is_a_leak_outright() -> None:
     assert d.verdict is Verdict.LEAK and "legal bound 20" in d.reason
 
 
+def test_two_scrapes_above_the_bound_are_a_leak_before_the_minimum_load() -> None:
+    x = np.array([0.0, 15, 30, 45])  # 45 requests, 4 points: far below the minimum
+    d = decide(Series(x, 1 + x), Rules(2.0, bound=20))  # 31 and 46 connections > 20
+    assert d.verdict is Verdict.LEAK and "above the legal bound 20" in d.reason, d.reason
+    once = decide(Series(x, np.array([5.0, 30, 12, 14])), Rules(2.0, bound=20))
+    assert once.verdict is Verdict.UNDECIDED  # one scrape over (a restart's overlap): no proof
+
+
 def test_a_bounded_cache_filling_then_flat_is_no_leak() -> None:
     x = requests(200, 25)
     y = noisy(500 * (1 - np.exp(-x / 500)), 0.5)
@@ -193,3 +201,23 @@ def test_an_interval_across_the_threshold_says_how_long_a_run_would_settle_it() 
     assert requests_to_settle(replace(d.fit, slope_per_1k=512 * 1024.0), 512 * 1024.0, 600) is None
     decided = decide(Series(requests(), noisy(0.6 * requests(), 1.0)), CONNECTIONS)
     assert decided.verdict is Verdict.LEAK and decided.requests_to_decide is None
+
+
+@pytest.mark.parametrize("every", [400, 800])
+def test_a_growth_given_back_every_n_requests_is_no_leak_once_two_cycles_are_seen(
+    every: int,
+) -> None:
+    x = requests()  # 2,380 requests: 5 or 2 releases after the warm-up
+    cache = 20 + (x % every) / 20  # a cache cleared every `every` requests
+    d = decide(Series(x, cache), CONNECTIONS)
+    assert d.verdict is Verdict.NO_LEAK and "released every ~" in d.reason, d.reason
+    memory = 50 * MiB + (x % every) * 4096 + np.random.default_rng(1).normal(0, 20e3, len(x))
+    assert decide(Series(x, memory), RSS).verdict is Verdict.NO_LEAK
+
+
+def test_a_leak_under_a_periodic_release_is_still_a_leak_and_one_release_decides_nothing() -> None:
+    x = requests()
+    kept = 20 + (x % 400) / 20 + x / 100  # what is released comes back; 10 per 1,000 stays
+    assert decide(Series(x, kept), CONNECTIONS).verdict is Verdict.LEAK
+    once = decide(Series(x, 20 + (x % 1200) / 20), CONNECTIONS)  # one release in the run
+    assert once.verdict is Verdict.UNDECIDED and "the next release" in once.reason, once.reason
