@@ -11,15 +11,23 @@ so a pool or a cache filling up to its cap is not one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import t as student
 
 Array = NDArray[np.float64]
 MAX_POINTS = 240  # Theil–Sen is O(n^2): thin longer series evenly
 BOOTSTRAP = 300
+# A LEAK is claimed only at looks on a geometric grid of requests served (100, 125, 156, ...:
+# the data up to the last grid point crossed), look k at level ALPHA * 6 / (pi^2 k^2): summed
+# over every look of a run that is at most ALPHA, however often the verdict is re-read.
+ALPHA = 0.01
+LOOK_GROWTH = 1.25
+ADAPTIVE = False
 
 
 class Verdict(str, Enum):
@@ -61,6 +69,8 @@ class Fit:
     late_ci_high_per_1k: float
     warmup_until: float  # cumulative requests where the fit starts
     intercept: float  # value of the fit at requests = warmup_until (for plots)
+    slope_sd_per_1k: float = 0.0  # the bootstrap's standard deviation of the slope
+    blocks: float = math.inf  # independent blocks in the residuals (points / block length)
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,8 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
         )
         return replace(decision, reason=why + _more(needed, served), requests_to_decide=needed)
     judged = _judge_slope(decision, fit, thr)
+    if judged.verdict is Verdict.LEAK and saturated_at is None:
+        judged = _beyond_every_look(judged, x, y, seg, rules, seed)
     if judged.verdict is not Verdict.NO_LEAK and saturated_at is None:
         keep = x >= fit.warmup_until
         return _given_back(judged, x[keep], y[keep], seg[keep], thr)
@@ -248,6 +260,71 @@ def _before_saturation(
     return float(x[rising[0]]), x[before], y[before], seg[before]
 
 
+def look(served: float, first: float) -> tuple[int, float]:
+    """The look a run of `served` requests is at (1, 2, ...) and the requests it decides on."""
+    if served < first:
+        return 0, 0.0
+    k = int(math.floor(math.log(served / first) / math.log(LOOK_GROWTH) + 1e-9)) + 1
+    return k, first * LOOK_GROWTH ** (k - 1)
+
+
+def look_z(k: int, blocks: float = math.inf) -> float:
+    """The one-sided quantile at look k's share of ALPHA: Student's t on the independent
+    blocks the residuals hold (few blocks: the bootstrap's spread is itself uncertain)."""
+    share = ALPHA * 6 / (math.pi**2 * k**2)
+    return float(student.isf(share, max(blocks - 1, 1.0)))
+
+
+def _sequential(
+    x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int
+) -> tuple[float, int] | None:
+    """At the current look, the slope's lower bound per 1,000 (its share of ALPHA), fitted
+    on the data up to the look's request count; None when that prefix cannot be fitted."""
+    k, upto = look(_served(x, seg), rules.min_requests)
+    if k == 0:
+        return None
+    keep = x - x.min() <= upto + 1e-9
+    if keep.sum() < rules.min_points:
+        return None
+    fit = _fit(x[keep], y[keep], seg[keep], rules, seed, adaptive=ADAPTIVE)
+    if fit is None or fit.late_slope_per_1k <= rules.threshold_per_1k:
+        return None
+    return fit.slope_per_1k - look_z(k, fit.blocks) * fit.slope_sd_per_1k, k
+
+
+def _beyond_every_look(
+    decision: Decision, x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int
+) -> Decision:
+    """A LEAK by the 95 % interval stands only if it holds at the current look's share of
+    ALPHA too (the guarantee over every look); else UNDECIDED, saying how long."""
+    thr, fit = rules.threshold_per_1k, decision.fit
+    bound = _sequential(x, y, seg, rules, seed)
+    if bound is not None and bound[0] > thr:
+        return decision
+    served = decision.requests
+    needed = None
+    if fit is not None and fit.slope_per_1k > thr and fit.slope_sd_per_1k > 0:
+        k, _upto = look(served, rules.min_requests)
+        margin = fit.slope_per_1k - thr
+        needed = served * LOOK_GROWTH * max(look_z(k + 1) * fit.slope_sd_per_1k / margin, 1.0)
+    lower = f"{bound[0]:.3g}" if bound is not None else "not yet fitted"
+    return replace(
+        decision,
+        verdict=Verdict.UNDECIDED,
+        reason=f"{decision.reason}, but not yet beyond the bound that keeps false LEAKs under "
+        f"{ALPHA:.0%} over every look (lower bound {lower})" + _more(needed, served),
+        requests_to_decide=needed,
+    )
+
+
+def look_bound(
+    x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int = 0
+) -> float | None:
+    """The current look's lower bound on the growth per 1,000 (None: nothing to claim)."""
+    bound = _sequential(x, y, seg, rules, seed)
+    return None if bound is None else bound[0]
+
+
 def _judge_slope(decision: Decision, fit: Fit, thr: float) -> Decision:
     """The verdict from the fitted slope: its interval and its late half against thr."""
     saturated_at = decision.saturated_at
@@ -295,7 +372,14 @@ def _served(x: Array, seg: NDArray[np.int64]) -> float:
     return total
 
 
-def _fit(x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int) -> Fit | None:
+def _fit(
+    x: Array,
+    y: Array,
+    seg: NDArray[np.int64],
+    rules: Rules,
+    seed: int,
+    adaptive: bool = False,
+) -> Fit | None:
     start = x.min() + max(rules.warmup_fraction * (x.max() - x.min()), rules.warmup_requests)
     keep = x >= start
     if keep.sum() < max(4, rules.min_points // 2):
@@ -304,7 +388,7 @@ def _fit(x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int) ->
     slope = theil_sen(x, y, seg)
     if slope is None:
         return None
-    low, high = block_bootstrap_ci(x, y, seg, slope, seed)
+    low, high, sd, block = block_bootstrap(x, y, seg, slope, seed, adaptive=adaptive)
     late = x >= x.min() + 0.5 * (x.max() - x.min())
     late_slope = theil_sen(x[late], y[late], seg[late]) if late.sum() >= 4 else None
     if late_slope is None:
@@ -319,6 +403,8 @@ def _fit(x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int) ->
         late_ci_high_per_1k=1000 * late_high,
         warmup_until=float(start),
         intercept=float(np.median(y - slope * (x - start))),
+        slope_sd_per_1k=1000 * sd,
+        blocks=len(x) / block,
     )
 
 
@@ -327,6 +413,14 @@ def _thin(x: Array, y: Array, seg: NDArray[np.int64]) -> tuple[Array, Array, NDA
         return x, y, seg
     pick = np.unique(np.linspace(0, len(x) - 1, MAX_POINTS).round().astype(int))
     return x[pick], y[pick], seg[pick]
+
+
+def _correlation_length(residuals: Array) -> int:
+    """Points over which residuals stay correlated, from their lag-1 autocorrelation."""
+    r = residuals - residuals.mean()
+    denominator = float(np.dot(r, r))
+    rho = float(np.dot(r[1:], r[:-1])) / denominator if denominator > 0 else 0.0
+    return int(math.ceil(2 / (1 - min(max(rho, 0.0), 0.95))))
 
 
 def theil_sen(x: Array, y: Array, seg: NDArray[np.int64] | None = None) -> float | None:
@@ -345,6 +439,21 @@ def block_bootstrap_ci(
     x: Array, y: Array, seg: NDArray[np.int64], slope: float, seed: int, level: float = 0.95
 ) -> tuple[float, float]:
     """Percentile interval of the slope from moving-block resampled residuals."""
+    low, high, _sd, _block = block_bootstrap(x, y, seg, slope, seed, level)
+    return low, high
+
+
+def block_bootstrap(
+    x: Array,
+    y: Array,
+    seg: NDArray[np.int64],
+    slope: float,
+    seed: int,
+    level: float = 0.95,
+    adaptive: bool = False,
+) -> tuple[float, float, float, int]:
+    """The slope's percentile interval, standard deviation and the block length, from
+    moving-block resampled residuals (blocks keep their autocorrelation)."""
     n = len(x)
     fitted = np.empty(n)
     for s in np.unique(seg):
@@ -352,19 +461,23 @@ def block_bootstrap_ci(
         fitted[m] = np.median(y[m] - slope * x[m]) + slope * x[m]
     residuals = y - fitted
     block = max(2, int(round(n ** (1 / 3))))
+    if adaptive:  # blocks as long as the residuals stay correlated: 2 / (1 - lag-1 corr.)
+        block = max(block, min(n // 3, _correlation_length(residuals)))
     starts = np.arange(0, n - block + 1)
     rng = np.random.default_rng(seed)
     i, j = np.triu_indices(n, k=1)
     same = (seg[i] == seg[j]) & (x[j] != x[i])
     i, j = i[same], j[same]
     dx = x[j] - x[i]
-    slopes = np.empty(BOOTSTRAP)
     blocks_needed = -(-n // block)
-    for b in range(BOOTSTRAP):
-        chosen = rng.choice(starts, size=blocks_needed)
-        resampled = np.concatenate([residuals[s : s + block] for s in chosen])[:n]
-        ystar = fitted + resampled
-        slopes[b] = np.median((ystar[j] - ystar[i]) / dx)
+    chosen = rng.choice(starts, size=(BOOTSTRAP, blocks_needed))  # as one draw per resample
+    index = (chosen[:, :, None] + np.arange(block)).reshape(BOOTSTRAP, -1)[:, :n]
+    ystar = fitted + residuals[index]
+    slopes = np.empty(BOOTSTRAP)
+    chunk = max(1, 2_000_000 // max(len(dx), 1))  # resamples at a time: bounded memory
+    for b in range(0, BOOTSTRAP, chunk):
+        part = ystar[b : b + chunk]
+        slopes[b : b + chunk] = np.median((part[:, j] - part[:, i]) / dx, axis=1)
     tail = (1 - level) / 2
     low, high = np.quantile(slopes, [tail, 1 - tail])
-    return float(min(low, slope)), float(max(high, slope))
+    return float(min(low, slope)), float(max(high, slope)), float(np.std(slopes)), block

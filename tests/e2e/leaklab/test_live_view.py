@@ -68,6 +68,8 @@ def web(stack: NativeStack) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its Locust is in its group: nothing outlives the teardown
+        # a background job's SIGINT is ignored, and Python keeps it so: Ctrl-C as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     log.close()
     url = f"http://127.0.0.1:{port}"
