@@ -6,28 +6,30 @@ allocator jumps and outliers), fitted within segments (a worker restart starts a
 new one), after trimming the warm-up; its 95 % interval comes from a moving-block
 bootstrap of the residuals, which keeps their autocorrelation. A LEAK needs the
 whole interval above the resource's threshold and the late half still growing,
-so a pool or a cache filling up to its cap is not one.
+so a pool or a cache filling up to its cap is not one, and the lower bound at the
+current look's share of the false-alarm budget above it too (`sequential`): at most
+1 % false LEAK under the noise model M however often the verdict is re-read. A
+growth given back twice is a periodic release; a count above a pool's legal bound is
+LEAK outright (physics).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import t as student
 
-Array = NDArray[np.float64]
-MAX_POINTS = 240  # Theil–Sen is O(n^2): thin longer series evenly
-BOOTSTRAP = 300
-# A LEAK is claimed only at looks on a geometric grid of requests served (100, 125, 156, ...:
-# the data up to the last grid point crossed), look k at level ALPHA * 6 / (pi^2 k^2): summed
-# over every look of a run that is at most ALPHA, however often the verdict is re-read.
-ALPHA = 0.01
-LOOK_GROWTH = 1.25
-ADAPTIVE = False
+from leaklab.verdict.sequential import ADAPTIVE, ALPHA, LOOK_GROWTH, look, look_z
+from leaklab.verdict.slope import (
+    Array,
+    Fit,
+    block_bootstrap,
+    block_bootstrap_ci,
+    theil_sen,
+    thin,
+)
 
 
 class Verdict(str, Enum):
@@ -56,21 +58,6 @@ class Rules:
     min_points: int = 8
     warmup_fraction: float = 0.2
     warmup_requests: float = 0.0  # at least this many requests are warm-up, however long the run
-
-
-@dataclass(frozen=True)
-class Fit:
-    """The slope after the warm-up, per 1,000 requests, with its interval."""
-
-    slope_per_1k: float
-    ci_low_per_1k: float
-    ci_high_per_1k: float
-    late_slope_per_1k: float
-    late_ci_high_per_1k: float
-    warmup_until: float  # cumulative requests where the fit starts
-    intercept: float  # value of the fit at requests = warmup_until (for plots)
-    slope_sd_per_1k: float = 0.0  # the bootstrap's standard deviation of the slope
-    blocks: float = math.inf  # independent blocks in the residuals (points / block length)
 
 
 @dataclass(frozen=True)
@@ -260,21 +247,6 @@ def _before_saturation(
     return float(x[rising[0]]), x[before], y[before], seg[before]
 
 
-def look(served: float, first: float) -> tuple[int, float]:
-    """The look a run of `served` requests is at (1, 2, ...) and the requests it decides on."""
-    if served < first:
-        return 0, 0.0
-    k = int(math.floor(math.log(served / first) / math.log(LOOK_GROWTH) + 1e-9)) + 1
-    return k, first * LOOK_GROWTH ** (k - 1)
-
-
-def look_z(k: int, blocks: float = math.inf) -> float:
-    """The one-sided quantile at look k's share of ALPHA: Student's t on the independent
-    blocks the residuals hold (few blocks: the bootstrap's spread is itself uncertain)."""
-    share = ALPHA * 6 / (math.pi**2 * k**2)
-    return float(student.isf(share, max(blocks - 1, 1.0)))
-
-
 def _sequential(
     x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int
 ) -> tuple[float, int] | None:
@@ -384,7 +356,7 @@ def _fit(
     keep = x >= start
     if keep.sum() < max(4, rules.min_points // 2):
         return None
-    x, y, seg = _thin(x[keep], y[keep], seg[keep])
+    x, y, seg = thin(x[keep], y[keep], seg[keep])
     slope = theil_sen(x, y, seg)
     if slope is None:
         return None
@@ -408,76 +380,12 @@ def _fit(
     )
 
 
-def _thin(x: Array, y: Array, seg: NDArray[np.int64]) -> tuple[Array, Array, NDArray[np.int64]]:
-    if len(x) <= MAX_POINTS:
-        return x, y, seg
-    pick = np.unique(np.linspace(0, len(x) - 1, MAX_POINTS).round().astype(int))
-    return x[pick], y[pick], seg[pick]
-
-
-def _correlation_length(residuals: Array) -> int:
-    """Points over which residuals stay correlated, from their lag-1 autocorrelation."""
-    r = residuals - residuals.mean()
-    denominator = float(np.dot(r, r))
-    rho = float(np.dot(r[1:], r[:-1])) / denominator if denominator > 0 else 0.0
-    return int(math.ceil(2 / (1 - min(max(rho, 0.0), 0.95))))
-
-
-def theil_sen(x: Array, y: Array, seg: NDArray[np.int64] | None = None) -> float | None:
-    """Median of the pairwise slopes, pairs taken within the same segment only."""
-    if seg is None:
-        seg = np.zeros(len(x), dtype=np.int64)
-    i, j = np.triu_indices(len(x), k=1)
-    same = (seg[i] == seg[j]) & (x[j] != x[i])
-    if not same.any():
-        return None
-    i, j = i[same], j[same]
-    return float(np.median((y[j] - y[i]) / (x[j] - x[i])))
-
-
-def block_bootstrap_ci(
-    x: Array, y: Array, seg: NDArray[np.int64], slope: float, seed: int, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile interval of the slope from moving-block resampled residuals."""
-    low, high, _sd, _block = block_bootstrap(x, y, seg, slope, seed, level)
-    return low, high
-
-
-def block_bootstrap(
-    x: Array,
-    y: Array,
-    seg: NDArray[np.int64],
-    slope: float,
-    seed: int,
-    level: float = 0.95,
-    adaptive: bool = False,
-) -> tuple[float, float, float, int]:
-    """The slope's percentile interval, standard deviation and the block length, from
-    moving-block resampled residuals (blocks keep their autocorrelation)."""
-    n = len(x)
-    fitted = np.empty(n)
-    for s in np.unique(seg):
-        m = seg == s
-        fitted[m] = np.median(y[m] - slope * x[m]) + slope * x[m]
-    residuals = y - fitted
-    block = max(2, int(round(n ** (1 / 3))))
-    if adaptive:  # blocks as long as the residuals stay correlated: 2 / (1 - lag-1 corr.)
-        block = max(block, min(n // 3, _correlation_length(residuals)))
-    starts = np.arange(0, n - block + 1)
-    rng = np.random.default_rng(seed)
-    i, j = np.triu_indices(n, k=1)
-    same = (seg[i] == seg[j]) & (x[j] != x[i])
-    i, j = i[same], j[same]
-    dx = x[j] - x[i]
-    blocks_needed = -(-n // block)
-    chosen = rng.choice(starts, size=(BOOTSTRAP, blocks_needed))  # as one draw per resample
-    index = (chosen[:, :, None] + np.arange(block)).reshape(BOOTSTRAP, -1)[:, :n]
-    ystar = fitted + residuals[index]
-    slopes = np.empty(BOOTSTRAP)
-    chunk = max(1, 2_000_000 // max(len(dx), 1))  # resamples at a time: bounded memory
-    for b in range(0, BOOTSTRAP, chunk):
-        part = ystar[b : b + chunk]
-        slopes[b : b + chunk] = np.median((part[:, j] - part[:, i]) / dx, axis=1)
-    tail = (1 - level) / 2
-    low, high = np.quantile(slopes, [tail, 1 - tail])
-    return float(min(low, slope)), float(max(high, slope)), float(np.std(slopes)), block
+__all__ = [
+    "ALPHA",
+    "Array",
+    "Fit",
+    "block_bootstrap_ci",
+    "look",
+    "look_z",
+    "theil_sen",
+]  # re-exported: callers import them here
