@@ -7,14 +7,20 @@ Prints, measured in one run on this machine:
      (256 B, 1 KiB, 4 KiB, 16 KiB per request) injected into replays of the fixed app's real,
      recorded RSS series (its block-bootstrapped residuals);
   3. false LEAKs and UNDECIDED on 20 replays of the fixed app with nothing injected;
-  4. how often the 95 % interval contains the injected rate.
+  4. how often the 95 % interval contains the injected rate;
+  5. false LEAKs watched continuously (re-decided after every point, as the Leaks view
+     does): --trials no-leak series per kind under the noise model M
+     (leaklab.verdict.noise), the memory ones with the fixed app's recorded residuals on top.
+With --json FILE it writes db_requests_to_leak, redis_requests_to_leak,
+rss_smallest_leak_bytes_per_request, false_leak_runs, false_leak_trials and coverage_min.
 It starts its own native stack on free ports in a temporary directory and stops it after.
-Run: .venv/bin/python bench/detection.py [--runs 5]
+Run: .venv/bin/python bench/detection.py [--runs 5] [--trials 300] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 
@@ -26,10 +32,12 @@ from leaklab.run import MeasuredRun
 from leaklab.stack import NativeStack
 from leaklab.stack.native import private_stack
 from leaklab.stack.state import RunState
+from leaklab.verdict.noise import KINDS, MEMORY, false_leaks
 from leaklab.verdict.query import CONTRACT, REQUESTS, Prometheus, Window, read_app
-from leaklab.verdict.stats import Rules, Series, Verdict, decide, theil_sen
+from leaklab.verdict.slope import theil_sen
+from leaklab.verdict.stats import Rules, Series, Verdict, decide
 
-RATES = (256, 1024, 4096, 16384)  # bytes per request
+RATES = (128, 256, 1024, 4096, 16384)  # bytes per request
 BUDGET = 20_000  # requests
 RSS = next(r for r in CONTRACT if r.name == "rss")
 
@@ -85,7 +93,9 @@ def block_replay(residuals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([residuals[s : s + block] for s in starts])[:n]
 
 
-def time_to_leak(stack: NativeStack, prom: Prometheus, runs: int, seconds: int) -> None:
+def time_to_leak(
+    stack: NativeStack, prom: Prometheus, runs: int, seconds: int
+) -> dict[str, float | None]:
     """Part 1: live runs, requests and seconds to the first LEAK; the fixed app's verdicts."""
     state = stack.state
     print(f"1. Time to a confident LEAK ({runs} live runs, 20 users, {seconds} s each)")
@@ -106,12 +116,16 @@ def time_to_leak(stack: NativeStack, prom: Prometheus, runs: int, seconds: int) 
         for r in CONTRACT:
             rules = r.rules(fixed.bounds[r.name])
             fixed_verdicts.append(decide(fixed.resources[r.name], rules).verdict.value)
+    medians: dict[str, float | None] = {
+        name: statistics.median(h[0] for h in hits) if hits else None
+        for name, hits in found.items()
+    }
     for name, hits in found.items():
         if hits:
             print(
                 f"   {name:<18} median {statistics.median(h[0] for h in hits):6.0f} "
                 f"requests, {statistics.median(h[1] for h in hits):4.0f} s "
-                f"(decided in {len(hits)}/{runs} runs; target <= 200 requests)"
+                f"(decided in {len(hits)}/{runs} runs; target <= 60 requests)"
             )
         else:
             print(f"   {name:<18} never decided")
@@ -121,9 +135,10 @@ def time_to_leak(stack: NativeStack, prom: Prometheus, runs: int, seconds: int) 
         f"{fixed_verdicts.count('UNDECIDED')} UNDECIDED, "
         f"{fixed_verdicts.count('NO LEAK')} NO LEAK of {len(fixed_verdicts)}"
     )
+    return medians
 
 
-def rss_replays(stack: NativeStack, prom: Prometheus) -> None:
+def rss_replays(stack: NativeStack, prom: Prometheus, trials: int) -> dict[str, float | None]:
     """Parts 2-4: the fixed app's RSS recorded, replayed with known leaks and with none."""
     print("\n2-4. RSS: the fixed app recorded at full speed, replayed with injected leaks")
     state = stack.state
@@ -142,6 +157,8 @@ def rss_replays(stack: NativeStack, prom: Prometheus) -> None:
     )
     rng = np.random.default_rng(7)
     rules = RSS.rules()
+    smallest: float | None = None
+    coverages = []
     for rate in RATES:
         needed, covered, leaks = [], 0, 0
         for _rep in range(10):
@@ -154,6 +171,9 @@ def rss_replays(stack: NativeStack, prom: Prometheus) -> None:
             hit = first_leak(series, rules, np.arange(len(x), dtype=float))
             if hit:
                 needed.append(hit[0])
+        if leaks == 10 and smallest is None:
+            smallest = rate
+        coverages.append(covered / 10)
         when = f"median {statistics.median(needed):6.0f} requests" if needed else "never"
         print(
             f"   {rate:>6} B/request: LEAK in {leaks}/10 replays within {BUDGET}; "
@@ -169,17 +189,39 @@ def rss_replays(stack: NativeStack, prom: Prometheus) -> None:
         f"{verdicts.count(Verdict.NO_LEAK)} NO LEAK; the recording as it is: "
         f"{decide(recorded, rules).verdict.value}"
     )
+    print(f"\n5. Watched continuously: {trials} no-leak series per kind under the noise model M")
+    false_runs = 0
+    for kind in KINDS:
+        extra = residuals if kind is MEMORY else None  # the fixed app's own, on top
+        found = false_leaks(kind, trials, seed=15, residuals=extra)
+        false_runs += found
+        print(f"   {kind.name:<7} ever LEAK in {found}/{trials} (the guarantee: at most 1 %)")
+    return {
+        "rss_smallest_leak_bytes_per_request": smallest,
+        "coverage_min": min(coverages),
+        "false_leak_runs": false_runs,
+        "false_leak_trials": trials * len(KINDS),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=25)
+    parser.add_argument("--trials", type=int, default=300, help="no-leak series per kind")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     with private_stack() as stack:
         prom = Prometheus(stack.state.url("prometheus"))
-        time_to_leak(stack, prom, args.runs, args.seconds)
-        rss_replays(stack, prom)
+        medians = time_to_leak(stack, prom, args.runs, args.seconds)
+        figures = {
+            "db_requests_to_leak": medians["db_connections"],
+            "redis_requests_to_leak": medians["redis_connections"],
+            **rss_replays(stack, prom, args.trials),
+        }
+    print("\n" + json.dumps(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

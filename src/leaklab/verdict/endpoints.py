@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leaklab.verdict.stats import Array, Verdict
+from leaklab.verdict.slope import Array
+from leaklab.verdict.stats import Verdict
 
 BOOTSTRAP = 400
 BLOCK = 8  # points per bootstrap block, at least

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leaklab.verdict.stats import Array, Rules, Series, Verdict, decide, look, look_bound
+from leaklab.verdict.sequential import look
+from leaklab.verdict.slope import Array
+from leaklab.verdict.stats import Rules, Series, Verdict, decide, look_bound
 
 
 @dataclass(frozen=True)

@@ -378,14 +378,3 @@ def _fit(
         slope_sd_per_1k=1000 * sd,
         blocks=len(x) / block,
     )
-
-
-__all__ = [
-    "ALPHA",
-    "Array",
-    "Fit",
-    "block_bootstrap_ci",
-    "look",
-    "look_z",
-    "theil_sen",
-]  # re-exported: callers import them here

@@ -131,7 +131,9 @@ def test_check_and_the_plugin_run_from_the_wheel_alone(
         [str(fresh / "bin" / "locust"), "-f", str(HERE / "locustfile.py"), "--host", target]
         + ["--headless", "-u", "10", "-r", "10", "-t", "15s", "--only-summary"]
         + ["--leak-metrics", f"{target}/metrics", "--leak-json", str(out)]
-        + ["--leak-phase", "2.5"],  # six phases in 15 s, so /files and /steady vary apart
+        # six phases in 15 s, so /files and /steady vary apart; two reads a second, so the
+        # short run has the points a LEAK claim needs (at 1 s it would be UNDECIDED)
+        + ["--leak-phase", "2.5", "--leak-step", "0.5"],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "TARGET_PATHS": "/files,/steady"},
         capture_output=True,

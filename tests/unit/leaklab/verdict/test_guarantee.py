@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from leaklab.verdict.noise import COUNT, KINDS, MEMORY, Kind, false_leaks, no_leak, watch
-from leaklab.verdict.stats import ALPHA, Series, Verdict, decide, look, look_z
+from leaklab.verdict.sequential import ALPHA, look, look_z
+from leaklab.verdict.stats import Series, Verdict, decide
 
 TRIALS = 300
 
