@@ -90,13 +90,7 @@ def watch(series: Series, rules: Rules) -> bool:
     So the bound is computed once per look, and only a look whose bound is above the
     threshold is decided point by point: the same answer as deciding after every point.
     """
-    x = np.asarray(series.requests, dtype=float)
-    y = np.asarray(series.values, dtype=float)
-    seg = (
-        np.zeros(len(x), dtype=np.int64)
-        if series.segments is None
-        else np.asarray(series.segments, dtype=np.int64)
-    )
+    x, y, seg = series.arrays()
     looks = np.array([look(s, rules.min_requests)[0] for s in x - x[0]])
     for k in np.unique(looks[looks > 0]):
         points = np.nonzero(looks == k)[0]

@@ -19,7 +19,6 @@ from scipy.stats import t as student
 # over every look of a run that is at most ALPHA, however often the verdict is re-read.
 ALPHA = 0.01
 LOOK_GROWTH = 1.25
-ADAPTIVE = False
 
 
 def look(served: float, first: float) -> tuple[int, float]:

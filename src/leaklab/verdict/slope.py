@@ -37,14 +37,6 @@ def thin(x: Array, y: Array, seg: NDArray[np.int64]) -> tuple[Array, Array, NDAr
     return x[pick], y[pick], seg[pick]
 
 
-def _correlation_length(residuals: Array) -> int:
-    """Points over which residuals stay correlated, from their lag-1 autocorrelation."""
-    r = residuals - residuals.mean()
-    denominator = float(np.dot(r, r))
-    rho = float(np.dot(r[1:], r[:-1])) / denominator if denominator > 0 else 0.0
-    return int(math.ceil(2 / (1 - min(max(rho, 0.0), 0.95))))
-
-
 def theil_sen(x: Array, y: Array, seg: NDArray[np.int64] | None = None) -> float | None:
     """Median of the pairwise slopes, pairs taken within the same segment only."""
     if seg is None:
@@ -72,7 +64,6 @@ def block_bootstrap(
     slope: float,
     seed: int,
     level: float = 0.95,
-    adaptive: bool = False,
 ) -> tuple[float, float, float, int]:
     """The slope's percentile interval, standard deviation and the block length, from
     moving-block resampled residuals (blocks keep their autocorrelation)."""
@@ -83,8 +74,6 @@ def block_bootstrap(
         fitted[m] = np.median(y[m] - slope * x[m]) + slope * x[m]
     residuals = y - fitted
     block = max(2, int(round(n ** (1 / 3))))
-    if adaptive:  # blocks as long as the residuals stay correlated: 2 / (1 - lag-1 corr.)
-        block = max(block, min(n // 3, _correlation_length(residuals)))
     starts = np.arange(0, n - block + 1)
     rng = np.random.default_rng(seed)
     i, j = np.triu_indices(n, k=1)

@@ -21,7 +21,7 @@ from enum import Enum
 import numpy as np
 from numpy.typing import NDArray
 
-from leaklab.verdict.sequential import ADAPTIVE, ALPHA, LOOK_GROWTH, look, look_z
+from leaklab.verdict.sequential import ALPHA, LOOK_GROWTH, look, look_z
 from leaklab.verdict.slope import (
     Array,
     Fit,
@@ -46,6 +46,12 @@ class Series:
     values: Array
     segments: NDArray[np.int64] | None = None  # a new id where a worker restarted
     exhausted: Array | None = None  # cumulative 503s naming this resource
+
+    def arrays(self) -> tuple[Array, Array, NDArray[np.int64]]:
+        """Requests, values and segments as numpy arrays (one segment when none is given)."""
+        x = np.asarray(self.requests, dtype=float)
+        seg = np.zeros(len(x), dtype=np.int64) if self.segments is None else self.segments
+        return x, np.asarray(self.values, dtype=float), np.asarray(seg, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,7 @@ class Decision:
 
 def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
     """LEAK, NO LEAK or UNDECIDED for one resource, with the evidence."""
-    x = np.asarray(series.requests, dtype=float)
-    y = np.asarray(series.values, dtype=float)
-    seg = (
-        np.zeros(len(x), dtype=np.int64)
-        if series.segments is None
-        else np.asarray(series.segments, dtype=np.int64)
-    )
+    x, y, seg = series.arrays()
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, seg = x[ok], y[ok], seg[ok]
     served = _served(x, seg)
@@ -97,8 +97,7 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
             served,
         )
     if len(x) < rules.min_points or served < rules.min_requests:
-        per_point = served / (len(x) - 1) if len(x) > 1 and served > 0 else 0.0
-        needed = _needed_for_a_fit(rules, per_point, served) if per_point else None
+        needed = _needed_for_a_fit(rules, len(x), served)
         return Decision(
             Verdict.UNDECIDED,
             f"too little load: {served:.0f} requests in "
@@ -135,8 +134,7 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
     if fit is None:
         if saturated_at is not None:
             return replace(decision, reason="saturated before enough points to fit")
-        per_point = served / (len(x) - 1) if len(x) > 1 else 0.0
-        needed = _needed_for_a_fit(rules, per_point, served) if per_point else None
+        needed = _needed_for_a_fit(rules, len(x), served)
         why = (
             "too few points after the warm-up (the first "
             f"{max(rules.warmup_fraction * served, rules.warmup_requests):.0f} requests)"
@@ -147,12 +145,12 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
         judged = _beyond_every_look(judged, x, y, seg, rules, seed)
     if judged.verdict is not Verdict.NO_LEAK and saturated_at is None:
         keep = x >= fit.warmup_until
-        return _given_back(judged, x[keep], y[keep], seg[keep], thr)
+        return _given_back(judged, fit, x[keep], y[keep], seg[keep], thr)
     return judged
 
 
 def _given_back(
-    decision: Decision, x: Array, y: Array, seg: NDArray[np.int64], thr: float
+    decision: Decision, fit: Fit, x: Array, y: Array, seg: NDArray[np.int64], thr: float
 ) -> Decision:
     """A growth that is given back (a cache cleared every N requests) is not a leak.
 
@@ -171,10 +169,8 @@ def _given_back(
             decision,
             verdict=Verdict.UNDECIDED,
             reason=f"gave back {y[falls[0] - 1] - y[falls[0]]:.3g} at "
-            f"{x[falls[0]]:.0f} requests after growing {decision.fit.slope_per_1k:.3g} per "
-            "1,000: the next release tells a periodic release from a leak"
-            if decision.fit
-            else "gave back what it grew once: the next release decides",
+            f"{x[falls[0]]:.0f} requests after growing {fit.slope_per_1k:.3g} per "
+            "1,000: the next release tells a periodic release from a leak",
             requests_to_decide=2 * float(x[falls[0]] - x[0]) + float(x[0]),
         )
     troughs = y[falls]
@@ -191,8 +187,12 @@ def _given_back(
     return decision
 
 
-def _needed_for_a_fit(rules: Rules, per_point: float, served: float) -> float:
-    """Requests in all for the fewest points a fit needs after the warm-up, at this pace."""
+def _needed_for_a_fit(rules: Rules, points: int, served: float) -> float | None:
+    """Requests in all for the fewest points a fit needs after the warm-up, at the pace of
+    the points so far (None: no pace yet)."""
+    per_point = served / (points - 1) if points > 1 and served > 0 else 0.0
+    if not per_point:
+        return None
     after = max(4, rules.min_points // 2) * per_point  # as _fit asks, after the warm-up
     return max(
         served,
@@ -247,21 +247,22 @@ def _before_saturation(
     return float(x[rising[0]]), x[before], y[before], seg[before]
 
 
-def _sequential(
-    x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int
-) -> tuple[float, int] | None:
+def look_bound(
+    x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int = 0
+) -> float | None:
     """At the current look, the slope's lower bound per 1,000 (its share of ALPHA), fitted
-    on the data up to the look's request count; None when that prefix cannot be fitted."""
+    on the data up to the look's request count; None: nothing to claim (no fit, or a late
+    half that is not growing)."""
     k, upto = look(_served(x, seg), rules.min_requests)
     if k == 0:
         return None
     keep = x - x.min() <= upto + 1e-9
     if keep.sum() < rules.min_points:
         return None
-    fit = _fit(x[keep], y[keep], seg[keep], rules, seed, adaptive=ADAPTIVE)
+    fit = _fit(x[keep], y[keep], seg[keep], rules, seed)
     if fit is None or fit.late_slope_per_1k <= rules.threshold_per_1k:
         return None
-    return fit.slope_per_1k - look_z(k, fit.blocks) * fit.slope_sd_per_1k, k
+    return fit.slope_per_1k - look_z(k, fit.blocks) * fit.slope_sd_per_1k
 
 
 def _beyond_every_look(
@@ -270,8 +271,8 @@ def _beyond_every_look(
     """A LEAK by the 95 % interval stands only if it holds at the current look's share of
     ALPHA too (the guarantee over every look); else UNDECIDED, saying how long."""
     thr, fit = rules.threshold_per_1k, decision.fit
-    bound = _sequential(x, y, seg, rules, seed)
-    if bound is not None and bound[0] > thr:
+    bound = look_bound(x, y, seg, rules, seed)
+    if bound is not None and bound > thr:
         return decision
     served = decision.requests
     needed = None
@@ -279,7 +280,7 @@ def _beyond_every_look(
         k, _upto = look(served, rules.min_requests)
         margin = fit.slope_per_1k - thr
         needed = served * LOOK_GROWTH * max(look_z(k + 1) * fit.slope_sd_per_1k / margin, 1.0)
-    lower = f"{bound[0]:.3g}" if bound is not None else "not yet fitted"
+    lower = f"{bound:.3g}" if bound is not None else "not yet fitted"
     return replace(
         decision,
         verdict=Verdict.UNDECIDED,
@@ -287,14 +288,6 @@ def _beyond_every_look(
         f"{ALPHA:.0%} over every look (lower bound {lower})" + _more(needed, served),
         requests_to_decide=needed,
     )
-
-
-def look_bound(
-    x: Array, y: Array, seg: NDArray[np.int64], rules: Rules, seed: int = 0
-) -> float | None:
-    """The current look's lower bound on the growth per 1,000 (None: nothing to claim)."""
-    bound = _sequential(x, y, seg, rules, seed)
-    return None if bound is None else bound[0]
 
 
 def _judge_slope(decision: Decision, fit: Fit, thr: float) -> Decision:
@@ -350,7 +343,6 @@ def _fit(
     seg: NDArray[np.int64],
     rules: Rules,
     seed: int,
-    adaptive: bool = False,
 ) -> Fit | None:
     start = x.min() + max(rules.warmup_fraction * (x.max() - x.min()), rules.warmup_requests)
     keep = x >= start
@@ -360,7 +352,7 @@ def _fit(
     slope = theil_sen(x, y, seg)
     if slope is None:
         return None
-    low, high, sd, block = block_bootstrap(x, y, seg, slope, seed, adaptive=adaptive)
+    low, high, sd, block = block_bootstrap(x, y, seg, slope, seed)
     late = x >= x.min() + 0.5 * (x.max() - x.min())
     late_slope = theil_sen(x[late], y[late], seg[late]) if late.sum() >= 4 else None
     if late_slope is None:
