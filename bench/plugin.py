@@ -17,6 +17,7 @@ Run: .venv/bin/python bench/plugin.py [--seconds 45]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -25,33 +26,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from leaklab.paths import REPO
-from leaklab.stack.process import free_port, wait_until_ready
 
 HERE = REPO / "tests" / "integration" / "plugin"
+sys.path.insert(0, str(HERE))
+from target_server import serving  # type: ignore[import-not-found]  # noqa: E402
+
 BIN = Path(sys.executable).parent
+_RUNS = itertools.count()
 LENGTHS = (5, 8, 12, 20, 30)
 TRUTH = {"rss": ("/memory", 4096.0), "fds": ("/files", 1.0)}
 
 
 def plugin_run(tmp: Path, paths: str, seconds: float, *extra: str) -> tuple[int, dict[str, Any]]:
     """One fresh target app and one plugin-enabled headless Locust run; (exit code, JSON)."""
-    port = free_port()
-    log = tmp / f"app-{port}.log"
-    with log.open("wb") as out:
-        app = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", "1", "--threads", "8", "--no-control-socket"]
-            + ["--bind", f"127.0.0.1:{port}", "target_app:app"],
-            cwd=HERE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    out_json = tmp / f"leak-{port}.json"
-    try:
-        wait_until_ready("target", app, lambda: requests.get(f"{url}/steady", timeout=1).ok, log)
+    run = next(_RUNS)
+    out_json = tmp / f"leak-{run}.json"
+    with serving(tmp / f"app-{run}.log") as url:
         locust = subprocess.run(
             [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--host", url]
             + ["--headless", "-u", "20", "-r", "20", "-t", f"{seconds:g}s", "--only-summary"]
@@ -62,11 +53,8 @@ def plugin_run(tmp: Path, paths: str, seconds: float, *extra: str) -> tuple[int,
             timeout=seconds + 90,
             check=False,
         )
-        result = json.loads(out_json.read_text()) if out_json.exists() else {}
-        return locust.returncode, result
-    finally:
-        app.kill()
-        app.wait()
+    result = json.loads(out_json.read_text()) if out_json.exists() else {}
+    return locust.returncode, result
 
 
 def resources(result: dict[str, Any]) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-import requests
+from target_server import start
 
 from leaklab.paths import REPO
-from leaklab.stack.process import free_port, wait_until_ready
+from leaklab.stack.process import free_port
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -55,29 +55,13 @@ class Run:
         return dict(self.result["apps"]["target"]["resources"][name])
 
 
-def _target(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = tmp / f"{name}-app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", "1", "--threads", "8", "--no-control-socket"]
-            + ["--bind", f"127.0.0.1:{port}", "target_app:app"],
-            cwd=HERE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_ready(name, proc, lambda: requests.get(f"{url}/steady", timeout=1).ok, log)
-    return proc, url
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     tmp = tmp_path_factory.mktemp("plugin")
     apps, locusts = [], {}
     try:
         for name, case in CASES.items():
-            proc, url = _target(tmp, name)
+            proc, url = start(tmp / f"{name}-app.log", name)
             apps.append(proc)
             argv = [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--host", url]
             argv += ["--headless", "-u", "20", "-r", "20", "-t", RUN_TIME, "--only-summary"]

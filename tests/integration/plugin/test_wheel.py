@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+from target_server import serving
 
 from leaklab.paths import REPO
-from leaklab.stack.process import free_port, wait_until_ready
 
 HERE = Path(__file__).resolve().parent
 DEMO_ONLY = ("psycopg2", "redis", "sqlalchemy", "gunicorn", "prometheus_flask_exporter")
@@ -96,23 +95,8 @@ def test_the_demo_s_libraries_are_an_extra(wheel: Path) -> None:
 
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket"]
-            + ["--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}", "target_app:app"],
-            cwd=HERE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready("target", proc, lambda: requests.get(f"{url}/steady", timeout=1).ok, log)
+    with serving(tmp_path / "app.log") as url:
         yield url
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_check_and_the_plugin_run_from_the_wheel_alone(
