@@ -21,6 +21,7 @@ from leaklab.verdict.query import (
     Window,
     contract,
     read_app,
+    refusals_by_path,
 )
 from leaklab.verdict.stats import Decision, Verdict, decide
 
@@ -142,6 +143,10 @@ def run_check(
     for name, matchers in apps.items():
         data = read_app(prom, matchers, resources, requests_selector, window)
         decisions = decide_app(data, resources)
+        for resource in resources:  # a LEAK that ran out is named by where it was refused
+            decision = decisions[resource.name]
+            if decision.verdict is Verdict.LEAK and decision.saturated_at is not None:
+                data.refusals[resource.name] = refusals_by_path(prom, matchers, resource, window)
         endpoints = endpoints_of(data, decisions, resources)
         verdicts.append(AppVerdict(name, matchers, data, decisions, endpoints))
     return CheckResult(prometheus_url, window, resources, verdicts)

@@ -103,7 +103,7 @@ class AppData:
     users: np.ndarray | None = None
     # cumulative requests per endpoint (label value), when the request counter has one
     endpoints: dict[str, np.ndarray] = field(default_factory=dict)
-    # per resource: the requests refused at its limit, by path (leaklab's own apps)
+    # per resource that ran out: the requests refused at its limit, by path (check fills it)
     refusals: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -241,11 +241,6 @@ def read_app(
             exhausted = prom.grid(f"sum({refused})", window, required=False)
             if exhausted is not None:
                 exhausted = np.nan_to_num(exhausted, nan=float(np.nanmin(exhausted)))
-                own = "|".join(re.escape(r) for r in resource.own_limits or resource.exhausted)
-                mine = f'{matchers},resource=~"{own}"' if matchers else f'resource=~"{own}"'
-                data.refusals[resource.name] = _refusals_by_path(
-                    prom, with_matchers(EXHAUSTED, mine), window
-                )
         data.resources[resource.name] = Series(served, values, seg, exhausted)
         bound = None
         if resource.bound:
@@ -260,8 +255,15 @@ def read_app(
     return data
 
 
-def _refusals_by_path(prom: Prometheus, refused: str, window: Window) -> dict[str, float]:
-    """Requests refused within the window, by path (a series born refused counts from 0)."""
+def refusals_by_path(
+    prom: Prometheus, matchers: str, resource: Resource, window: Window
+) -> dict[str, float]:
+    """Requests the resource's own limits refused within the window, by path (a series born
+    refused counts from 0). Read only to name a resource that ran out (check does)."""
+    own = "|".join(re.escape(r) for r in resource.own_limits or resource.exhausted)
+    refused = with_matchers(
+        EXHAUSTED, f'{matchers},resource=~"{own}"' if matchers else f'resource=~"{own}"'
+    )
     out = {}
     for path, values in prom.grids_by(f"sum by (path) ({refused})", "path", window).items():
         seen = values[np.isfinite(values)]
