@@ -10,9 +10,12 @@ each task in turn), and the resource follows the counts of the endpoints that le
 fitted by least squares on the counts so far (levels, not steps: a scrape and the
 counters are never read at the same instant, and the few requests between them would
 bias step-by-step slopes towards zero), after the warm-up, with an intercept per segment
-(a restart). b_k is endpoint k's growth per request. Its 95 % interval comes from a
-moving-block bootstrap of the residuals, which keeps their autocorrelation and the
-allocator's steps. Endpoints whose counts never vary apart (always called together)
+(a restart). b_k is endpoint k's growth per request. Its standard error is the larger
+of least squares' and a moving-block bootstrap's of the residuals (which keeps their
+autocorrelation and the allocator's steps), with Student's t on the degrees of freedom
+left: a short run mixing eleven endpoints has few, and a fit that keeps fewer than
+MIN_DOF names nobody. An endpoint is named LEAK at NAMING_ALPHA for the whole run
+(Bonferroni over its endpoints), not 5 % for each. Endpoints whose counts never vary apart (always called together)
 cannot be separated: they are one group, named "a + b".
 """
 
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from leaklab.verdict.slope import Array
 from leaklab.verdict.stats import Verdict
@@ -29,6 +33,11 @@ from leaklab.verdict.stats import Verdict
 BOOTSTRAP = 400
 BLOCK = 8  # points per bootstrap block, at least
 MIN_POINTS = 12
+# Residual degrees of freedom the fit must keep (points minus fitted parameters): with
+# eleven endpoints and a dozen points the least squares fit passes through every point,
+# its residuals vanish and any interval drawn from them is as narrow as it is wrong.
+MIN_DOF = 10
+NAMING_ALPHA = 0.05  # the chance that any clean endpoint of a run is named LEAK
 # An endpoint named LEAK must carry a material share of the leak, not only clear the
 # resource's threshold: the counters and the scrape are read a few milliseconds apart, and
 # with an exact resource (fds) and a tight interval that offset alone can put a clean
@@ -107,22 +116,24 @@ def _fit(design: Array, y: Array, k: int) -> Array | None:
     return np.asarray(coef[-k:], dtype=float) if rank == design.shape[1] else None
 
 
-def _bootstrap(design: Array, y: Array, k: int, seed: int) -> tuple[Array, Array] | None:
-    """95 % interval of each endpoint's slope, from moving-block resampled residuals."""
+def _spread(design: Array, y: Array, k: int, seed: int) -> Array:
+    """Each endpoint's standard error: the larger of least squares' and a moving-block
+    bootstrap's (which keeps the residuals' autocorrelation and the allocator's steps)."""
     coef, _res, _rank, _sv = np.linalg.lstsq(design, y, rcond=None)
     fitted = design @ coef
-    residuals = y - fitted
-    n = len(y)
+    n, p = design.shape
+    # residuals of a least squares fit are smaller than its errors by n - p of n
+    residuals = (y - fitted) * np.sqrt(n / (n - p))
+    pinv = np.linalg.pinv(design)[-k:]
+    ols = np.sqrt(np.sum(residuals**2) / n * np.sum(pinv**2, axis=1))
     block = min(max(BLOCK, int(round(n ** (1 / 3)))), max(n // 4, 1))
     rng = np.random.default_rng(seed)
-    pinv = np.linalg.pinv(design)[-k:]
     draws = np.empty((BOOTSTRAP, k))
     for b in range(BOOTSTRAP):
         starts = rng.integers(0, n - block + 1, size=-(-n // block))
         resampled = np.concatenate([residuals[s : s + block] for s in starts])[:n]
         draws[b] = pinv @ (fitted + resampled)
-    low, high = np.percentile(draws, [2.5, 97.5], axis=0)
-    return low, high
+    return np.asarray(np.maximum(ols, draws.std(axis=0)), dtype=float)
 
 
 def _verdict(low: float, high: float, floor: float, resource: Verdict) -> Verdict:
@@ -200,11 +211,17 @@ def attribute(
         return []
     gx = np.column_stack([x[:, g].sum(axis=1) for g in groups])
     design = _design(gx, seg)
-    coef = _fit(design, y, len(groups))
-    interval = _bootstrap(design, y, len(groups), seed) if coef is not None else None
-    if coef is None or interval is None:
+    if len(y) - design.shape[1] < MIN_DOF:
         return []
-    low, high = interval
+    coef = _fit(design, y, len(groups))
+    if coef is None:
+        return []
+    se = _spread(design, y, len(groups), seed)
+    df = len(y) - design.shape[1]
+    half = float(student_t.ppf(0.975, df)) * se
+    # named LEAK: above the floor at 5 % for all endpoints together (Bonferroni), so one
+    # run's ten clean endpoints do not each get their own 5 % chance of being named
+    named_low = coef - float(student_t.ppf(1 - NAMING_ALPHA / len(groups), df)) * se
     floor = max(threshold_per_1k / 1000.0, MATERIAL * float(np.max(coef)))
     out = []
     for i, group in enumerate(groups):
@@ -213,9 +230,9 @@ def attribute(
             EndpointGrowth(
                 " + ".join(names[j] for j in group),
                 float(coef[i]),
-                (float(min(low[i], coef[i])), float(max(high[i], coef[i]))),
+                (float(coef[i] - half[i]), float(coef[i] + half[i])),
                 served,
-                _verdict(low[i], high[i], floor, resource_verdict),
+                _verdict(named_low[i], coef[i] + half[i], floor, resource_verdict),
             )
         )
     return sorted(out, key=lambda e: -e.growth_per_request)
