@@ -15,8 +15,8 @@ of least squares' and a moving-block bootstrap's of the residuals (which keeps t
 autocorrelation and the allocator's steps), with Student's t on the degrees of freedom
 left: a short run mixing eleven endpoints has few, and a fit that keeps fewer than
 MIN_DOF names nobody. An endpoint is named LEAK at NAMING_ALPHA for the whole run
-(Bonferroni over its endpoints), not 5 % for each. Endpoints whose counts never vary apart (always called together)
-cannot be separated: they are one group, named "a + b".
+(Bonferroni over its endpoints), not 5 % for each. Endpoints whose counts never vary
+apart (always called together) cannot be separated: they are one group, named "a + b".
 """
 
 from __future__ import annotations
