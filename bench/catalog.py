@@ -16,7 +16,7 @@ import argparse
 from collections import Counter
 
 import numpy as np
-from detection import first_leak
+from detection import first_leak, prefix_rules
 
 from leaklab import durations
 from leaklab.burst import warm_up
@@ -26,8 +26,9 @@ from leaklab.scenarios import SCENARIOS, Scenario
 from leaklab.stack import NativeStack
 from leaklab.stack.native import private_stack
 from leaklab.story import STACK_APPS
+from leaklab.verdict.check import decide_app
 from leaklab.verdict.query import REQUESTS, Prometheus, contract, read_app
-from leaklab.verdict.stats import Verdict, decide
+from leaklab.verdict.stats import Verdict
 
 
 def measure(stack: NativeStack, scenario: Scenario, seconds: int) -> str:
@@ -53,15 +54,14 @@ def measure(stack: NativeStack, scenario: Scenario, seconds: int) -> str:
     leaky = read_app(prom, STACK_APPS["leaky"], resources, REQUESTS, run.window)
     fixed = read_app(prom, STACK_APPS["fixed"], resources, REQUESTS, run.window)
     firsts, verdicts = [], []
+    decided = decide_app(leaky, resources)
     for name in scenario.resources:
-        rules = by_name[name].rules(leaky.bounds.get(name))
-        hit = first_leak(leaky.resources[name], rules, run.window.times)
+        hit = first_leak(
+            leaky.resources[name], prefix_rules(leaky, by_name[name]), run.window.times
+        )
         firsts.append(f"{name} {hit[0]:.0f}" if hit else f"{name} never")
-        verdicts.append(decide(leaky.resources[name], rules).verdict.value)
-    fixed_verdicts = Counter(
-        decide(fixed.resources[r.name], r.rules(fixed.bounds.get(r.name))).verdict
-        for r in resources
-    )
+        verdicts.append(decided[name].verdict.value)
+    fixed_verdicts = Counter(d.verdict for d in decide_app(fixed, resources).values())
     fixed_cell = ", ".join(f"{fixed_verdicts[v]} {v.value}" for v in Verdict if fixed_verdicts[v])
     served = float(np.nanmax(leaky.requests))
     return (

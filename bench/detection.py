@@ -1,20 +1,24 @@
-"""How fast and how finely the verdict decides, and how often it is wrong.
+"""How fast and how finely the verdict decides, how often it is wrong, and against what.
 
 Prints, measured in one run on this machine:
-  1. requests and seconds from the start of load to a confident LEAK, for the PostgreSQL and
-     the Redis leak (median over --runs live runs), and the fixed app's verdicts in those runs;
-  2. the smallest RSS leak per request decided as LEAK within 20,000 requests: known rates
-     (256 B, 1 KiB, 4 KiB, 16 KiB per request) injected into replays of the fixed app's real,
-     recorded RSS series (its block-bootstrapped residuals);
-  3. false LEAKs and UNDECIDED on 20 replays of the fixed app with nothing injected;
+  1. requests and seconds from the start of load to a confident LEAK for the PostgreSQL and
+     the Redis leak, each run alone (only its endpoint, a point every 250 ms; median over
+     --runs live runs), and the fixed app's verdicts in those runs;
+  2. the smallest RSS leak per request decided as LEAK (in 90 % of replays) within 20,000
+     requests: known rates (128 B to 16 KiB per request) injected into replays of the fixed
+     app's real, recorded RSS series (its block-bootstrapped residuals);
+  3. false LEAKs and UNDECIDED on replays of the fixed app with nothing injected;
   4. how often the 95 % interval contains the injected rate;
   5. false LEAKs watched continuously (re-decided after every point, as the Leaks view
      does): --trials no-leak series per kind under the noise model M
-     (leaklab.verdict.noise), the memory ones with the fixed app's recorded residuals on top.
+     (leaklab.verdict.noise), the memory ones with the fixed app's recorded residuals on top;
+  6. the alert rules teams use today (bench/peers.py: deriv > 0 held, predict_linear) and
+     leaklab on the same 15-minute series under M: false alarms and requests to an alarm.
 With --json FILE it writes db_requests_to_leak, redis_requests_to_leak,
-rss_smallest_leak_bytes_per_request, false_leak_runs, false_leak_trials and coverage_min.
-It starts its own native stack on free ports in a temporary directory and stops it after.
-Run: .venv/bin/python bench/detection.py [--runs 5] [--trials 300] [--json FILE]
+rss_smallest_leak_bytes_per_request, false_leak_runs, false_leak_trials, coverage_min and
+peers. It starts its own native stack on free ports in a temporary directory and stops it
+after; --recording FILE saves the fixed app's RSS there, or replays it (parts 2-6 only).
+Run: .venv/bin/python bench/detection.py [--runs 3] [--trials 300] [--json FILE]
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from peers import PEERS, first_alarm, limit_for
 
 from leaklab import durations
 from leaklab.load import LoadPlan
@@ -32,12 +38,23 @@ from leaklab.run import MeasuredRun
 from leaklab.stack import NativeStack
 from leaklab.stack.native import private_stack
 from leaklab.stack.state import RunState
-from leaklab.verdict.noise import KINDS, MEMORY, false_leaks
-from leaklab.verdict.query import CONTRACT, REQUESTS, Prometheus, Window, read_app
+from leaklab.verdict.check import decide_app, rules_of
+from leaklab.verdict.noise import COUNT, KINDS, MEMORY, Kind, false_leaks, first_leak_at, no_leak
+from leaklab.verdict.query import (
+    CONTRACT,
+    REQUESTS,
+    AppData,
+    Prometheus,
+    Resource,
+    Window,
+    read_app,
+)
 from leaklab.verdict.slope import theil_sen
 from leaklab.verdict.stats import Rules, Series, Verdict, decide
 
 RATES = (128, 256, 1024, 4096, 16384)  # bytes per request
+SCRAPE = "250ms"  # counts cross their bound between two scrapes: finer scrapes see it sooner
+COUNT_LEAKS = {"database": "db_connections", "redis": "redis_connections"}  # scenario: resource
 BUDGET = 20_000  # requests
 RSS = next(r for r in CONTRACT if r.name == "rss")
 
@@ -50,6 +67,8 @@ def load(
     users: int,
     pace: float,
     fixed_only: bool = False,
+    scenarios: tuple[str, ...] = (),
+    step: float = 1.0,
 ) -> Window:
     """One measured run (leaklab.run, as `leaklab check --run-time`); its window."""
     fixed = state.url("fixed")
@@ -65,26 +84,44 @@ def load(
         metrics_port=state.locust_metrics_port,
         master_port=stack.settings.locust_master_port,
         quiet=True,
+        scenarios=scenarios,
     )
-    run = MeasuredRun(state, plan, stack.settings.step_seconds)
+    run = MeasuredRun(state, plan, step)
     run.reset()
     with run.load() as locust:
         locust.wait()
     return run.window
 
 
-def first_leak(series: Series, rules: Rules, times: np.ndarray) -> tuple[float, float] | None:
-    """Requests and seconds at the first prefix of the run decided LEAK."""
-    for k in range(rules.min_points, len(series.requests) + 1):
+def first_leak(
+    series: Series, rules: Callable[[int], Rules], times: np.ndarray
+) -> tuple[float, float] | None:
+    """Requests and seconds at the first prefix of the run decided LEAK, as the Leaks view
+    re-decides the run so far (rules(k): the rules the first k points give)."""
+    for k in range(2, len(series.requests) + 1):  # a bound decides from two points
         prefix = Series(
             series.requests[:k],
             series.values[:k],
             None if series.segments is None else series.segments[:k],
             None if series.exhausted is None else series.exhausted[:k],
         )
-        if decide(prefix, rules).verdict is Verdict.LEAK:
+        if decide(prefix, rules(k)).verdict is Verdict.LEAK:
             return float(np.nanmax(series.requests[:k])), float(times[k - 1] - times[0])
     return None
+
+
+def prefix_rules(data: AppData, resource: Resource) -> Callable[[int], Rules]:
+    """The rules `decide_app` gives the first k points (the in-flight bound reads users)."""
+
+    def rules(k: int) -> Rules:
+        prefix = AppData(data.requests[:k], data.segments[:k])
+        series = data.resources[resource.name]
+        prefix.resources[resource.name] = Series(series.requests[:k], series.values[:k])
+        prefix.bounds[resource.name] = data.bounds.get(resource.name)
+        prefix.users = None if data.users is None else data.users[:k]
+        return rules_of(prefix, resource)
+
+    return rules
 
 
 def block_replay(residuals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -96,26 +133,28 @@ def block_replay(residuals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def time_to_leak(
     stack: NativeStack, prom: Prometheus, runs: int, seconds: int
 ) -> dict[str, float | None]:
-    """Part 1: live runs, requests and seconds to the first LEAK; the fixed app's verdicts."""
+    """Part 1: live runs of each count leak alone, requests to the first LEAK; the fixed
+    app's verdicts in the same runs."""
     state = stack.state
-    print(f"1. Time to a confident LEAK ({runs} live runs, 20 users, {seconds} s each)")
-    found: dict[str, list[tuple[float, float]]] = {
-        "db_connections": [],
-        "redis_connections": [],
-    }
+    step = stack.settings.step_seconds
+    print(
+        f"1. Time to a confident LEAK ({runs} live runs per leak, 20 users, {seconds} s each, "
+        f"only the leak's endpoint, a point every {step:g} s)"
+    )
+    found: dict[str, list[tuple[float, float]]] = {}
     fixed_verdicts: list[str] = []
-    for run in range(runs):
-        window = load(stack, state, stack.run_dir / f"run{run}", seconds, 20, 0.25)
-        leaky = read_app(prom, 'app="leaky"', CONTRACT, REQUESTS, window)
-        fixed = read_app(prom, 'app="fixed"', CONTRACT, REQUESTS, window)
-        for name in found:
-            rules = next(r for r in CONTRACT if r.name == name).rules(leaky.bounds[name])
-            hit = first_leak(leaky.resources[name], rules, window.times)
+    for scenario, name in COUNT_LEAKS.items():
+        resource = next(r for r in CONTRACT if r.name == name)
+        found[name] = []
+        for run in range(runs):
+            out = stack.run_dir / f"{scenario}{run}"
+            window = load(stack, state, out, seconds, 20, 0.25, scenarios=(scenario,), step=step)
+            leaky = read_app(prom, 'app="leaky"', CONTRACT, REQUESTS, window)
+            fixed = read_app(prom, 'app="fixed"', CONTRACT, REQUESTS, window)
+            hit = first_leak(leaky.resources[name], prefix_rules(leaky, resource), window.times)
             if hit:
                 found[name].append(hit)
-        for r in CONTRACT:
-            rules = r.rules(fixed.bounds[r.name])
-            fixed_verdicts.append(decide(fixed.resources[r.name], rules).verdict.value)
+            fixed_verdicts += [d.verdict.value for d in decide_app(fixed, CONTRACT).values()]
     medians: dict[str, float | None] = {
         name: statistics.median(h[0] for h in hits) if hits else None
         for name, hits in found.items()
@@ -124,7 +163,7 @@ def time_to_leak(
         if hits:
             print(
                 f"   {name:<18} median {statistics.median(h[0] for h in hits):6.0f} "
-                f"requests, {statistics.median(h[1] for h in hits):4.0f} s "
+                f"requests, {statistics.median(h[1] for h in hits):4.1f} s "
                 f"(decided in {len(hits)}/{runs} runs; target <= 60 requests)"
             )
         else:
@@ -138,12 +177,18 @@ def time_to_leak(
     return medians
 
 
-def rss_replays(stack: NativeStack, prom: Prometheus, trials: int) -> dict[str, float | None]:
-    """Parts 2-4: the fixed app's RSS recorded, replayed with known leaks and with none."""
+def record(stack: NativeStack, prom: Prometheus) -> Series:
+    """The fixed app's RSS over 60 s at full speed."""
+    window = load(stack, stack.state, stack.run_dir / "recording", 60, 40, 0.02, fixed_only=True)
+    return read_app(prom, 'app="fixed"', (RSS,), REQUESTS, window).resources["rss"]
+
+
+def rss_replays(
+    recorded: Series, trials: int, replays: int
+) -> tuple[dict[str, float | None], np.ndarray]:
+    """Parts 2-5: the fixed app's RSS recorded (or a saved recording), replayed with known
+    leaks and with none; the figures, and the recording's residuals (for part 6)."""
     print("\n2-4. RSS: the fixed app recorded at full speed, replayed with injected leaks")
-    state = stack.state
-    window = load(stack, state, stack.run_dir / "recording", 60, 40, 0.02, fixed_only=True)
-    recorded = read_app(prom, 'app="fixed"', (RSS,), REQUESTS, window).resources["rss"]
     ok = np.isfinite(recorded.requests) & np.isfinite(recorded.values)
     x, y = recorded.requests[ok], recorded.values[ok]
     scale = BUDGET / max(x[-1], 1.0)  # stretch the recording to the budget
@@ -161,30 +206,30 @@ def rss_replays(stack: NativeStack, prom: Prometheus, trials: int) -> dict[str, 
     coverages = []
     for rate in RATES:
         needed, covered, leaks = [], 0, 0
-        for _rep in range(10):
+        for _rep in range(replays):
             values = 40 * 2**20 + block_replay(residuals, rng) + rate * x
             series = Series(x, values)
             d = decide(series, rules)
             leaks += d.verdict is Verdict.LEAK
             if d.fit and d.fit.ci_low_per_1k <= rate * 1000 <= d.fit.ci_high_per_1k:
                 covered += 1
-            hit = first_leak(series, rules, np.arange(len(x), dtype=float))
-            if hit:
-                needed.append(hit[0])
-        if leaks == 10 and smallest is None:
+            at = first_leak_at(series, rules)  # re-decided after every point
+            if at is not None:
+                needed.append(float(x[at]))
+        if leaks >= 0.9 * replays and smallest is None:
             smallest = rate
-        coverages.append(covered / 10)
+        coverages.append(covered / replays)
         when = f"median {statistics.median(needed):6.0f} requests" if needed else "never"
         print(
-            f"   {rate:>6} B/request: LEAK in {leaks}/10 replays within {BUDGET}; "
-            f"first LEAK {when}; 95 % CI covers the rate in {covered}/10"
+            f"   {rate:>6} B/request: LEAK in {leaks}/{replays} replays within {BUDGET}; "
+            f"first LEAK {when}; 95 % CI covers the rate in {covered}/{replays}"
         )
     verdicts = [
         decide(Series(x, 40 * 2**20 + block_replay(residuals, rng)), rules).verdict
-        for _ in range(20)
+        for _ in range(2 * replays)
     ]
     print(
-        f"   nothing injected, 20 replays: {verdicts.count(Verdict.LEAK)} LEAK, "
+        f"   nothing injected, {2 * replays} replays: {verdicts.count(Verdict.LEAK)} LEAK, "
         f"{verdicts.count(Verdict.UNDECIDED)} UNDECIDED, "
         f"{verdicts.count(Verdict.NO_LEAK)} NO LEAK; the recording as it is: "
         f"{decide(recorded, rules).verdict.value}"
@@ -196,12 +241,75 @@ def rss_replays(stack: NativeStack, prom: Prometheus, trials: int) -> dict[str, 
         found = false_leaks(kind, trials, seed=15, residuals=extra)
         false_runs += found
         print(f"   {kind.name:<7} ever LEAK in {found}/{trials} (the guarantee: at most 1 %)")
-    return {
+    figures = {
         "rss_smallest_leak_bytes_per_request": smallest,
         "coverage_min": min(coverages),
         "false_leak_runs": false_runs,
         "false_leak_trials": trials * len(KINDS),
     }
+    return figures, residuals
+
+
+def against_peers(trials: int, residuals: np.ndarray) -> dict[str, dict[str, object]]:
+    """Part 6: leaklab and the alert rules teams use today on the same 15-minute series
+    under M (one point a second, 40 requests each): how often each fires with no leak, and
+    how many requests a known leak takes to fire it."""
+    seconds, per_second = 900, 40.0
+    injected = {MEMORY: (256.0, 1024.0), COUNT: (0.01,)}  # per request
+    print(
+        f"\n6. Against the alert rules in use today: {trials} no-leak series per kind, "
+        f"{seconds} s at {per_second:.0f} requests/s, under M"
+    )
+    rng = np.random.default_rng(21)
+    judges = ["leaklab", *(p.name for p in PEERS)]
+    out: dict[str, dict[str, object]] = {j: {} for j in judges}
+    for kind in KINDS:
+        memory = kind is MEMORY
+        fired = dict.fromkeys(judges, 0)
+        to_alarm: dict[str, dict[float, list[float]]] = {
+            j: {r: [] for r in injected[kind]} for j in judges
+        }
+        for _ in range(trials):
+            extra = residuals if memory else None
+            base = no_leak(kind, rng, seconds, per_second, residuals=extra)
+            for rate in (0.0, *injected[kind]):
+                series = Series(base.requests, base.values + rate * base.requests, base.segments)
+                if rate and kind.whole:
+                    series = Series(series.requests, np.round(series.values), series.segments)
+                for judge in judges:
+                    at = _alarm(judge, series, kind, memory)
+                    if rate == 0.0:
+                        fired[judge] += at is not None
+                    elif at is not None:
+                        to_alarm[judge][rate].append(float(series.requests[at]))
+        for judge in judges:
+            medians = {  # the median over series where it fired, if most did
+                f"{r:g}": statistics.median(v) if len(v) > trials // 2 else None
+                for r, v in to_alarm[judge].items()
+            }
+            out[judge][kind.name] = {
+                "false_alarm_runs": fired[judge],
+                "trials": trials,
+                "requests_to_alarm": medians,
+            }
+            when = ", ".join(
+                f"{r}/request: " + (f"{m:,.0f} requests" if m is not None else "mostly never")
+                for r, m in medians.items()
+            )
+            print(
+                f"   {kind.name:<7} {judge:<42} fires with no leak in "
+                f"{fired[judge]}/{trials}; {when}"
+            )
+    return out
+
+
+def _alarm(judge: str, series: Series, kind: Kind, memory: bool) -> int | None:
+    """The point at which one judge first says leak (None: never)."""
+    y = np.asarray(series.values, dtype=float)
+    if judge == "leaklab":
+        return first_leak_at(series, kind.rules)
+    peer = next(p for p in PEERS if p.name == judge)
+    return first_alarm(peer, y, limit_for(y, memory))
 
 
 def main() -> None:
@@ -209,16 +317,36 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=25)
     parser.add_argument("--trials", type=int, default=300, help="no-leak series per kind")
+    parser.add_argument("--replays", type=int, default=40, help="replays per injected rate")
+    parser.add_argument("--peer-trials", type=int, default=40, help="series per kind, part 6")
+    parser.add_argument(
+        "--recording",
+        type=Path,
+        help="an .npz of the fixed app's RSS: replayed if it exists (no live runs), else saved",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    with private_stack() as stack:
-        prom = Prometheus(stack.state.url("prometheus"))
-        medians = time_to_leak(stack, prom, args.runs, args.seconds)
-        figures = {
-            "db_requests_to_leak": medians["db_connections"],
-            "redis_requests_to_leak": medians["redis_connections"],
-            **rss_replays(stack, prom, args.trials),
-        }
+    medians: dict[str, float | None] = dict.fromkeys(COUNT_LEAKS.values())
+    if args.recording and args.recording.exists():  # replay a saved recording, no live runs
+        saved = np.load(args.recording)
+        print(f"0. Replaying {args.recording} (no live runs: part 1 skipped)")
+        replayed, residuals = rss_replays(
+            Series(saved["requests"], saved["values"]), args.trials, args.replays
+        )
+    else:
+        with private_stack(scrape_interval=SCRAPE) as stack:
+            prom = Prometheus(stack.state.url("prometheus"))
+            medians = time_to_leak(stack, prom, args.runs, args.seconds)
+            recorded = record(stack, prom)
+            if args.recording:
+                np.savez(args.recording, requests=recorded.requests, values=recorded.values)
+            replayed, residuals = rss_replays(recorded, args.trials, args.replays)
+    figures: dict[str, object] = {
+        "db_requests_to_leak": medians["db_connections"],
+        "redis_requests_to_leak": medians["redis_connections"],
+        **replayed,
+        "peers": against_peers(args.peer_trials, residuals),
+    }
     print("\n" + json.dumps(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

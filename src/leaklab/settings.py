@@ -224,8 +224,8 @@ class StackSettings:
 
     @property
     def step_seconds(self) -> float:
-        """Seconds between two points of a series: the scrape interval, at least 1 s."""
-        return max(1.0, durations.parse(self.scrape_interval))
+        """Seconds between two points of a series: the scrape interval, at least 0.25 s."""
+        return max(0.25, durations.parse(self.scrape_interval))
 
     def app_port(self, variant: str) -> int:
         return self.leaky_port if variant == "leaky" else self.fixed_port

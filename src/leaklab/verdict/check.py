@@ -23,7 +23,7 @@ from leaklab.verdict.query import (
     read_app,
     refusals_by_path,
 )
-from leaklab.verdict.stats import Decision, Verdict, decide
+from leaklab.verdict.stats import Decision, Rules, Verdict, decide, in_flight_why
 
 SCHEMA = "leaklab.check/v1"
 
@@ -111,7 +111,7 @@ def _decision_json(d: Decision, resource: Resource, bound: float | None) -> dict
         "verdict": d.verdict.value,
         "reason": d.reason,
         "unit": resource.unit,
-        "threshold_per_1k_requests": resource.threshold_per_1k,
+        "threshold_per_1k_requests": d.threshold_per_1k or resource.threshold_per_1k,
         "growth_per_1k_requests": fit.slope_per_1k if fit else None,
         "ci95_per_1k_requests": [fit.ci_low_per_1k, fit.ci_high_per_1k] if fit else None,
         "late_half_growth_per_1k_requests": fit.late_slope_per_1k if fit else None,
@@ -206,6 +206,27 @@ def decide_app(data: AppData, resources: tuple[Resource, ...] | None = None) -> 
     """Each resource's decision for one app's data (CPU only: the live view runs it off-loop)."""
     decisions = {}
     for resource in resources or contract():
-        rules = resource.rules(data.bounds.get(resource.name))
-        decisions[resource.name] = decide(data.resources[resource.name], rules)
+        decisions[resource.name] = decide(data.resources[resource.name], rules_of(data, resource))
     return decisions
+
+
+IN_FLIGHT_OTHERS = 2  # requests in flight besides Locust's users: health checks, scrapes
+
+
+def rules_of(data: AppData, resource: Resource) -> Rules:
+    """The resource's rules with its bound: the one the app declares, or, for a resource
+    held one per request in flight, the one physics gives: a pool that grows on demand holds
+    at most its start plus one per request in flight, and Locust runs one request per user
+    at a time, and a few more for health checks and scrapes (so more than that, with no
+    bound declared, only a leak explains)."""
+    declared = data.bounds.get(resource.name)
+    if declared is not None and declared > 0:
+        return resource.rules(declared)
+    users = None if data.users is None else data.users[np.isfinite(data.users)]
+    values = np.asarray(data.resources[resource.name].values, dtype=float)
+    values = values[np.isfinite(values)]
+    if resource.in_flight and users is not None and len(users) and users.max() > 0 and len(values):
+        start, most = float(values[0]), float(users.max())
+        others = max(IN_FLIGHT_OTHERS, np.ceil(0.1 * most))
+        return resource.rules(start + most + others, in_flight_why(start, most, others))
+    return resource.rules(declared)

@@ -31,9 +31,14 @@ class Known:
 
     @property
     def resource(self) -> Resource:
-        warmup = RSS.warmup_requests if self.unit == "bytes" else 0.0
+        memory = self.unit == "bytes"  # judged as the contract judges RSS
         return Resource(
-            self.name, self.metric, self.threshold_per_1k, self.unit, warmup_requests=warmup
+            self.name,
+            self.metric,
+            self.threshold_per_1k,
+            self.unit,
+            warmup_requests=RSS.warmup_requests if memory else 0.0,
+            noise_multiple=RSS.noise_multiple if memory else 0.0,
         )
 
 
@@ -84,5 +89,6 @@ def defaults_for(name: str, selector: str) -> Resource | None:
         base.threshold_per_1k,
         base.unit,
         warmup_requests=base.warmup_requests,
+        noise_multiple=base.noise_multiple,
         exhausted=base.exhausted if base.name == name else (),
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leaklab.scenarios import RSS
 from leaklab.verdict.sequential import look
 from leaklab.verdict.slope import Array
 from leaklab.verdict.stats import Rules, Series, Verdict, decide, look_bound
@@ -37,7 +38,16 @@ class Kind:
     whole: bool  # counts are whole numbers
 
 
-MEMORY = Kind("memory", Rules(512 * 1024.0, warmup_requests=300), 96e3, 256e3, 8e6, False)
+MEMORY = Kind(
+    "memory",
+    Rules(
+        RSS.threshold_per_1k, warmup_requests=RSS.warmup_requests, noise_multiple=RSS.noise_multiple
+    ),
+    96e3,
+    256e3,
+    8e6,
+    False,
+)
 COUNT = Kind("count", Rules(2.0), 0.6, 0.0, 12.0, True)
 KINDS = (MEMORY, COUNT)
 
@@ -83,7 +93,12 @@ def block_resample(residuals: Array, n: int, rng: np.random.Generator) -> Array:
 
 
 def watch(series: Series, rules: Rules) -> bool:
-    """Whether any look at the series, one after every point, reads LEAK.
+    """Whether any look at the series, one after every point, reads LEAK."""
+    return first_leak_at(series, rules) is not None
+
+
+def first_leak_at(series: Series, rules: Rules) -> int | None:
+    """The first point after which the series so far reads LEAK (None: never).
 
     A slope LEAK needs the current look's bound above the threshold, and that bound is
     fitted on the data up to the look's request count, the same for every point of the look.
@@ -103,8 +118,8 @@ def watch(series: Series, rules: Rules) -> bool:
                 continue
             prefix = Series(x[: i + 1], y[: i + 1], seg[: i + 1])
             if decide(prefix, rules).verdict is Verdict.LEAK:
-                return True
-    return False
+                return int(i)
+    return None
 
 
 def false_leaks(

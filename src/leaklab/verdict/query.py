@@ -11,7 +11,7 @@ import requests
 
 from leaklab import scenarios
 from leaklab.scenarios import SCENARIOS, Leak, MiB
-from leaklab.verdict.stats import Rules, Series
+from leaklab.verdict.stats import LEGAL, Rules, Series
 
 
 class QueryError(RuntimeError):
@@ -30,15 +30,23 @@ class Resource:
     exhausted: tuple[str, ...] = ()  # leaklab_exhausted_total{resource=...} meaning saturation
     own_limits: tuple[str, ...] = ()  # of those, the limits of this resource itself
     warmup_requests: float = 0.0  # requests a fresh process needs before this resource settles
+    in_flight: bool = False  # held one per request in flight at most, unless leaked
+    noise_multiple: float = 0.0  # K > 0: the threshold is at least K x the run's noise
 
     @property
     def scale(self) -> tuple[float, str]:
         """How its figures are shown: bytes as MiB, counts as they are."""
         return (MiB, "MiB") if self.unit == "bytes" else (1.0, self.unit)
 
-    def rules(self, bound: float | None = None) -> Rules:
-        """How `decide` judges this resource (bound: the app's legal maximum, if any)."""
-        return Rules(self.threshold_per_1k, bound=bound, warmup_requests=self.warmup_requests)
+    def rules(self, bound: float | None = None, why: str = LEGAL) -> Rules:
+        """How `decide` judges this resource (bound: the most it can legally hold, if known)."""
+        return Rules(
+            self.threshold_per_1k,
+            bound=bound,
+            bound_why=why,
+            warmup_requests=self.warmup_requests,
+            noise_multiple=self.noise_multiple,
+        )
 
 
 def from_leak(leak: Leak) -> Resource:
@@ -53,6 +61,8 @@ def from_leak(leak: Leak) -> Resource:
         exhausted=tuple(dict.fromkeys((*leak.exhausted, *scenarios.PROCESS_LIMITS))),
         own_limits=leak.exhausted,
         warmup_requests=leak.warmup_requests,
+        in_flight=leak.in_flight,
+        noise_multiple=leak.noise_multiple,
     )
 
 

@@ -28,6 +28,8 @@ class Fit:
     intercept: float  # value of the fit at requests = warmup_until (for plots)
     slope_sd_per_1k: float = 0.0  # the bootstrap's standard deviation of the slope
     blocks: float = math.inf  # independent blocks in the residuals (points / block length)
+    residual_sd: float = 0.0  # the residuals' robust spread about the line
+    span_requests: float = 0.0  # requests fitted (after the warm-up, within segments)
 
 
 def thin(x: Array, y: Array, seg: NDArray[np.int64]) -> tuple[Array, Array, NDArray[np.int64]]:

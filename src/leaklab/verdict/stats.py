@@ -9,8 +9,8 @@ whole interval above the resource's threshold and the late half still growing,
 so a pool or a cache filling up to its cap is not one, and the lower bound at the
 current look's share of the false-alarm budget above it too (`sequential`): at most
 1 % false LEAK under the noise model M however often the verdict is re-read. A
-growth given back twice is a periodic release; a count above a pool's legal bound is
-LEAK outright (physics).
+growth given back twice is a periodic release; a count above a pool's legal bound (or,
+with none declared, above what the requests in flight can hold) is LEAK outright.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ from leaklab.verdict.slope import (
     theil_sen,
     thin,
 )
+
+LEGAL = "pool max x workers"  # a bound the app declares
+
+
+def in_flight_why(start: float, users: float, others: float) -> str:
+    """The reason's words for the bound physics gives a resource held per request."""
+    return f"{start:.0f} at the start + {users:.0f} users' requests in flight + {others:.0f}"
 
 
 class Verdict(str, Enum):
@@ -59,11 +66,15 @@ class Rules:
     """How one resource is judged; thresholds are calibrated on the fixed app."""
 
     threshold_per_1k: float  # growth per 1,000 requests that counts as a leak
-    bound: float | None = None  # the legal maximum (pool max x workers), when known
+    bound: float | None = None  # the most it can legally hold, when known
+    bound_why: str = LEGAL  # where the bound comes from, for the reason (or in_flight_why)
     min_requests: float = 100
     min_points: int = 8
     warmup_fraction: float = 0.2
     warmup_requests: float = 0.0  # at least this many requests are warm-up, however long the run
+    # K > 0: the threshold is at least K x the run's own noise over the requests fitted, so
+    # a long quiet run can tell a small leak and a short noisy one claims nothing it cannot
+    noise_multiple: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class Decision:
     # UNDECIDED: the requests in all (served so far included) likely to decide it; None when
     # decided, or when more load would not settle it (a growth at the threshold itself)
     requests_to_decide: float | None = None
+    threshold_per_1k: float | None = None  # the threshold it was judged against
     method: str = (
         "Theil-Sen on cumulative requests, warm-up trimmed, moving-block bootstrap 95 % CI"
     )
@@ -92,8 +104,7 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
         # physics, not statistics: a bounded pool cannot hold more, however short the run
         return Decision(
             Verdict.LEAK,
-            f"holds {over:.0f}, above the legal bound {rules.bound:.0f} (pool max x workers) "
-            "in two scrapes running",
+            f"holds {over:.0f}, above {_bound_words(rules)} in two scrapes running",
             served,
         )
     if len(x) < rules.min_points or served < rules.min_requests:
@@ -109,14 +120,16 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
 
     saturated_at, x, y, seg = _before_saturation(series.exhausted, ok, x, y, seg)
     fit = _fit(x, y, seg, rules, seed) if len(x) >= 4 else None
-    decision = Decision(Verdict.UNDECIDED, "", served, fit, saturated_at)
+    rules = replace(rules, threshold_per_1k=calibrated(rules, fit))
+    decision = Decision(
+        Verdict.UNDECIDED, "", served, fit, saturated_at, threshold_per_1k=rules.threshold_per_1k
+    )
     peak = float(np.max(y, initial=0.0))
     if rules.bound is not None and rules.bound > 0 and peak > rules.bound:
         return replace(
             decision,
             verdict=Verdict.LEAK,
-            reason=f"holds {peak:.0f}, above the legal bound {rules.bound:.0f} "
-            "(pool max x workers)",
+            reason=f"holds {peak:.0f}, above {_bound_words(rules)}",
         )
     thr = rules.threshold_per_1k
     if saturated_at is not None and (fit is None or fit.ci_low_per_1k <= thr):
@@ -147,6 +160,16 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
         keep = x >= fit.warmup_until
         return _given_back(judged, fit, x[keep], y[keep], seg[keep], thr)
     return judged
+
+
+def calibrated(rules: Rules, fit: Fit | None) -> float:
+    """The threshold per 1,000: the resource's own, or (noise_multiple K > 0) at least K
+    times the run's residual noise over the requests fitted: growth below it would stay
+    within the run's own noise over the run, and telling it needs a longer run."""
+    if rules.noise_multiple <= 0 or fit is None or fit.span_requests <= 0:
+        return rules.threshold_per_1k
+    floor = 1000 * rules.noise_multiple * fit.residual_sd / fit.span_requests
+    return max(rules.threshold_per_1k, floor)
 
 
 def _given_back(
@@ -185,6 +208,11 @@ def _given_back(
             f"the level after each grows {growth:.3g} per 1,000 < {thr:g}",
         )
     return decision
+
+
+def _bound_words(rules: Rules) -> str:
+    legal = "legal " if rules.bound_why == LEGAL else ""
+    return f"the {legal}bound {rules.bound:.0f} ({rules.bound_why})"
 
 
 def _needed_for_a_fit(rules: Rules, points: int, served: float) -> float | None:
@@ -369,4 +397,15 @@ def _fit(
         intercept=float(np.median(y - slope * (x - start))),
         slope_sd_per_1k=1000 * sd,
         blocks=len(x) / block,
+        residual_sd=_robust_sd(x, y, seg, slope),
+        span_requests=_served(x, seg),
     )
+
+
+def _robust_sd(x: Array, y: Array, seg: NDArray[np.int64], slope: float) -> float:
+    """The residuals' spread about the fitted line (1.4826 MAD, each segment its level)."""
+    residuals = np.empty(len(x))
+    for s in np.unique(seg):
+        m = seg == s
+        residuals[m] = y[m] - slope * x[m] - np.median(y[m] - slope * x[m])
+    return float(1.4826 * np.median(np.abs(residuals)))
