@@ -23,7 +23,7 @@ from leaklab.verdict.query import (
     read_app,
     refusals_by_path,
 )
-from leaklab.verdict.stats import Decision, Rules, Verdict, decide, in_flight_why
+from leaklab.verdict.stats import Decision, Rules, Verdict, decide
 
 SCHEMA = "leaklab.check/v1"
 
@@ -208,6 +208,11 @@ def decide_app(data: AppData, resources: tuple[Resource, ...] | None = None) -> 
     for resource in resources or contract():
         decisions[resource.name] = decide(data.resources[resource.name], rules_of(data, resource))
     return decisions
+
+
+def in_flight_why(start: float, users: float, others: float) -> str:
+    """The reason's words for the bound physics gives a resource held per request."""
+    return f"{start:.0f} at the start + {users:.0f} users' requests in flight + {others:.0f}"
 
 
 IN_FLIGHT_OTHERS = 2  # requests in flight besides Locust's users: health checks, scrapes

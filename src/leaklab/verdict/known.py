@@ -39,6 +39,7 @@ class Known:
             self.unit,
             warmup_requests=RSS.warmup_requests if memory else 0.0,
             noise_multiple=RSS.noise_multiple if memory else 0.0,
+            noise_grain=RSS.noise_grain if memory else 0.0,
         )
 
 
@@ -90,5 +91,6 @@ def defaults_for(name: str, selector: str) -> Resource | None:
         base.unit,
         warmup_requests=base.warmup_requests,
         noise_multiple=base.noise_multiple,
+        noise_grain=base.noise_grain,
         exhausted=base.exhausted if base.name == name else (),
     )

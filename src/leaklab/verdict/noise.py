@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leaklab.scenarios import RSS
+from leaklab.verdict.query import from_leak
 from leaklab.verdict.sequential import look
 from leaklab.verdict.slope import Array
 from leaklab.verdict.stats import Rules, Series, Verdict, decide, look_bound
@@ -38,16 +39,7 @@ class Kind:
     whole: bool  # counts are whole numbers
 
 
-MEMORY = Kind(
-    "memory",
-    Rules(
-        RSS.threshold_per_1k, warmup_requests=RSS.warmup_requests, noise_multiple=RSS.noise_multiple
-    ),
-    96e3,
-    256e3,
-    8e6,
-    False,
-)
+MEMORY = Kind("memory", from_leak(RSS).rules(), 96e3, 256e3, 8e6, False)  # judged as RSS is
 COUNT = Kind("count", Rules(2.0), 0.6, 0.0, 12.0, True)
 KINDS = (MEMORY, COUNT)
 
@@ -71,7 +63,7 @@ def no_leak(
         segments[int(rng.integers(points // 4, points)) :] = 1
     # a fill that plateaus within the warm-up (what is still filling after it is growth)
     warmup = max(kind.rules.warmup_fraction * kind.rules.min_requests, kind.rules.warmup_requests)
-    tau = rng.uniform(0.1, 0.33) * warmup
+    tau = rng.uniform(0.1, 0.2) * warmup  # 99 % filled at its end (a third left 5 %: growth)
     born = np.array([x[segments == s].min() for s in segments])
     level = kind.fill * (1 - np.exp(-(x - born + per_point) / tau))
     if kind.step:

@@ -32,6 +32,7 @@ class Resource:
     warmup_requests: float = 0.0  # requests a fresh process needs before this resource settles
     in_flight: bool = False  # held one per request in flight at most, unless leaked
     noise_multiple: float = 0.0  # K > 0: the threshold is at least K x the run's noise
+    noise_grain: float = 0.0  # the least noise a run is credited with
 
     @property
     def scale(self) -> tuple[float, str]:
@@ -46,6 +47,7 @@ class Resource:
             bound_why=why,
             warmup_requests=self.warmup_requests,
             noise_multiple=self.noise_multiple,
+            noise_grain=self.noise_grain,
         )
 
 
@@ -63,6 +65,7 @@ def from_leak(leak: Leak) -> Resource:
         warmup_requests=leak.warmup_requests,
         in_flight=leak.in_flight,
         noise_multiple=leak.noise_multiple,
+        noise_grain=leak.noise_grain,
     )
 
 

@@ -27,16 +27,12 @@ from leaklab.verdict.slope import (
     Fit,
     block_bootstrap,
     block_bootstrap_ci,
+    residual_spread,
     theil_sen,
     thin,
 )
 
 LEGAL = "pool max x workers"  # a bound the app declares
-
-
-def in_flight_why(start: float, users: float, others: float) -> str:
-    """The reason's words for the bound physics gives a resource held per request."""
-    return f"{start:.0f} at the start + {users:.0f} users' requests in flight + {others:.0f}"
 
 
 class Verdict(str, Enum):
@@ -72,9 +68,8 @@ class Rules:
     min_points: int = 8
     warmup_fraction: float = 0.2
     warmup_requests: float = 0.0  # at least this many requests are warm-up, however long the run
-    # K > 0: the threshold is at least K x the run's own noise over the requests fitted, so
-    # a long quiet run can tell a small leak and a short noisy one claims nothing it cannot
-    noise_multiple: float = 0.0
+    noise_multiple: float = 0.0  # K > 0: the threshold is at least K x the run's noise
+    noise_grain: float = 0.0  # the least noise a run is credited with (memory: an arena)
 
 
 @dataclass(frozen=True)
@@ -163,12 +158,12 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
 
 
 def calibrated(rules: Rules, fit: Fit | None) -> float:
-    """The threshold per 1,000: the resource's own, or (noise_multiple K > 0) at least K
-    times the run's residual noise over the requests fitted: growth below it would stay
-    within the run's own noise over the run, and telling it needs a longer run."""
+    """The threshold per 1,000: the resource's own, or at least K (noise_multiple) times the
+    run's residual noise over the requests fitted (less stays within the run's own noise)."""
     if rules.noise_multiple <= 0 or fit is None or fit.span_requests <= 0:
         return rules.threshold_per_1k
-    floor = 1000 * rules.noise_multiple * fit.residual_sd / fit.span_requests
+    noise = max(fit.residual_sd, rules.noise_grain)
+    floor = 1000 * rules.noise_multiple * noise / fit.span_requests
     return max(rules.threshold_per_1k, floor)
 
 
@@ -374,6 +369,9 @@ def _fit(
 ) -> Fit | None:
     start = x.min() + max(rules.warmup_fraction * (x.max() - x.min()), rules.warmup_requests)
     keep = x >= start
+    for s in np.unique(seg)[1:]:  # a restarted worker is a fresh process: it warms up too
+        born = x[seg == s].min()
+        keep &= (seg != s) | (x >= born + rules.warmup_requests)
     if keep.sum() < max(4, rules.min_points // 2):
         return None
     x, y, seg = thin(x[keep], y[keep], seg[keep])
@@ -397,15 +395,6 @@ def _fit(
         intercept=float(np.median(y - slope * (x - start))),
         slope_sd_per_1k=1000 * sd,
         blocks=len(x) / block,
-        residual_sd=_robust_sd(x, y, seg, slope),
+        residual_sd=residual_spread(x, y, seg, slope),
         span_requests=_served(x, seg),
     )
-
-
-def _robust_sd(x: Array, y: Array, seg: NDArray[np.int64], slope: float) -> float:
-    """The residuals' spread about the fitted line (1.4826 MAD, each segment its level)."""
-    residuals = np.empty(len(x))
-    for s in np.unique(seg):
-        m = seg == s
-        residuals[m] = y[m] - slope * x[m] - np.median(y[m] - slope * x[m])
-    return float(1.4826 * np.median(np.abs(residuals)))

@@ -72,7 +72,9 @@ def test_the_run_directory_defaults_to_dot_run() -> None:
     assert StackSettings.from_env({}).run_dir == Path(".run").absolute()
 
 
-@pytest.mark.parametrize(("interval", "step"), [("1s", 1.0), ("250ms", 0.25), ("100ms", 0.25), ("2m", 120.0)])
+@pytest.mark.parametrize(
+    ("interval", "step"), [("1s", 1.0), ("250ms", 0.25), ("100ms", 0.25), ("2m", 120.0)]
+)
 def test_the_series_step_follows_the_scrape_interval(
     tmp_path: Path, interval: str, step: float
 ) -> None:

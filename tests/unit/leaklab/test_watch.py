@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from leaklab.scenarios import RSS
 from leaklab.scrape import ScrapeError, Selector, metric_names, read
 from leaklab.verdict.known import defaults_for
 from leaklab.watch.counting import REPORT_KEY, RequestCounter
@@ -48,7 +49,12 @@ def test_text_that_is_not_prometheus_is_a_scrape_error() -> None:
 
 def test_well_known_metrics_need_no_threshold() -> None:
     rss = defaults_for("memory", "process_resident_memory_bytes")
-    assert rss is not None and rss.unit == "bytes" and rss.threshold_per_1k == 512 * 1024
+    assert (
+        rss is not None
+        and rss.unit == "bytes"
+        and rss.threshold_per_1k == RSS.threshold_per_1k
+        and rss.noise_multiple == RSS.noise_multiple
+    )
     assert defaults_for("fds", 'process_open_fds{job="shop"}') is not None
     assert defaults_for("mine", "my_gauge") is None
 
