@@ -233,5 +233,7 @@ def rules_of(data: AppData, resource: Resource) -> Rules:
     if resource.in_flight and users is not None and len(users) and users.max() > 0 and len(values):
         start, most = float(values[0]), float(users.max())
         others = max(IN_FLIGHT_OTHERS, np.ceil(0.1 * most))
-        return resource.rules(start + most + others, in_flight_why(start, most, others))
+        served = np.nanmax(data.requests, initial=0.0) - np.nanmin(data.requests, initial=0.0)
+        if served > most + others:  # no load, no requests in flight to reason about
+            return resource.rules(start + most + others, in_flight_why(start, most, others))
     return resource.rules(declared)

@@ -124,7 +124,8 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
         return replace(
             decision,
             verdict=Verdict.LEAK,
-            reason=f"holds {peak:.0f}, above {_bound_words(rules)}",
+            reason=f"holds {peak:.0f}, above {_bound_words(rules)}"
+            + ("" if saturated_at is None else f"; SATURATED at {saturated_at:.0f} requests"),
         )
     thr = rules.threshold_per_1k
     if saturated_at is not None and (fit is None or fit.ci_low_per_1k <= thr):
@@ -206,8 +207,7 @@ def _given_back(
 
 
 def _bound_words(rules: Rules) -> str:
-    legal = "legal " if rules.bound_why == LEGAL else ""
-    return f"the {legal}bound {rules.bound:.0f} ({rules.bound_why})"
+    return f"the {'legal ' * (rules.bound_why == LEGAL)}bound {rules.bound:.0f} ({rules.bound_why})"
 
 
 def _needed_for_a_fit(rules: Rules, points: int, served: float) -> float | None:
