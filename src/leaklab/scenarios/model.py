@@ -97,7 +97,7 @@ class Leak:
     # K > 0: the threshold is at least K x the run's own noise over the requests fitted
     # (memory: a quiet long run tells 256 B per request; a short one claims less)
     noise_multiple: float = 0.0
-    noise_grain: float = 0.0  # the least noise a run is credited with (memory: an arena)
+    noise_grain: float = 0.0  # the least growth over the run that can count (memory: an arena)
     short: str = ""  # a narrow column's heading; the title if empty
 
     @property
@@ -313,7 +313,7 @@ RSS = Leak(
     noise_multiple=6.0,
     # a quiet short run's residuals are a few KiB, and its RSS still moves by arenas: a
     # 25 s run of the fixed app grew 85 KiB over 100 requests after its warm-up (850 B per
-    # request, "LEAK" at 64 B): growth is judged against at least 6 x 256 KiB over the run
+    # request, "LEAK" at 64 B): less than 256 KiB over the requests fitted is never a leak
     noise_grain=256 * KiB,
 )
 # Limits of the whole process: once one is reached every endpoint answers 503, so each of

@@ -32,7 +32,7 @@ class Resource:
     warmup_requests: float = 0.0  # requests a fresh process needs before this resource settles
     in_flight: bool = False  # held one per request in flight at most, unless leaked
     noise_multiple: float = 0.0  # K > 0: the threshold is at least K x the run's noise
-    noise_grain: float = 0.0  # the least noise a run is credited with
+    noise_grain: float = 0.0  # the least growth over the run that can count
 
     @property
     def scale(self) -> tuple[float, str]:

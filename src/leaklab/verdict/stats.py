@@ -69,7 +69,7 @@ class Rules:
     warmup_fraction: float = 0.2
     warmup_requests: float = 0.0  # at least this many requests are warm-up, however long the run
     noise_multiple: float = 0.0  # K > 0: the threshold is at least K x the run's noise
-    noise_grain: float = 0.0  # the least noise a run is credited with (memory: an arena)
+    noise_grain: float = 0.0  # the least growth over the run that can count (memory: an arena)
 
 
 @dataclass(frozen=True)
@@ -159,13 +159,13 @@ def decide(series: Series, rules: Rules, seed: int = 0) -> Decision:
 
 
 def calibrated(rules: Rules, fit: Fit | None) -> float:
-    """The threshold per 1,000: the resource's own, or at least K (noise_multiple) times the
-    run's residual noise over the requests fitted (less stays within the run's own noise)."""
+    """The threshold per 1,000: the most of its own, K (noise_multiple) x the run's noise
+    and the grain over the requests fitted; at most 8 x its own (memory: the old 512 B)."""
     if rules.noise_multiple <= 0 or fit is None or fit.span_requests <= 0:
         return rules.threshold_per_1k
-    noise = max(fit.residual_sd, rules.noise_grain)
-    floor = 1000 * rules.noise_multiple * noise / fit.span_requests
-    return max(rules.threshold_per_1k, floor)
+    noise = max(rules.noise_multiple * fit.residual_sd, rules.noise_grain)
+    floor = 1000 * noise / fit.span_requests
+    return max(rules.threshold_per_1k, min(floor, 8 * rules.threshold_per_1k))
 
 
 def _given_back(
