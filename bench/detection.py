@@ -39,7 +39,16 @@ from leaklab.stack import NativeStack
 from leaklab.stack.native import private_stack
 from leaklab.stack.state import RunState
 from leaklab.verdict.check import decide_app, rules_of
-from leaklab.verdict.noise import COUNT, KINDS, MEMORY, Kind, false_leaks, first_leak_at, no_leak
+from leaklab.verdict.noise import (
+    COUNT,
+    KINDS,
+    MEMORY,
+    Kind,
+    block_resample,
+    false_leaks,
+    first_leak_at,
+    no_leak,
+)
 from leaklab.verdict.query import (
     CONTRACT,
     REQUESTS,
@@ -124,12 +133,6 @@ def prefix_rules(data: AppData, resource: Resource) -> Callable[[int], Rules]:
     return rules
 
 
-def block_replay(residuals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    n, block = len(residuals), max(2, int(round(len(residuals) ** (1 / 3))))
-    starts = rng.integers(0, n - block + 1, size=-(-n // block))
-    return np.concatenate([residuals[s : s + block] for s in starts])[:n]
-
-
 def time_to_leak(
     stack: NativeStack, prom: Prometheus, runs: int, seconds: int
 ) -> dict[str, float | None]:
@@ -207,7 +210,7 @@ def rss_replays(
     for rate in RATES:
         needed, covered, leaks = [], 0, 0
         for _rep in range(replays):
-            values = 40 * 2**20 + block_replay(residuals, rng) + rate * x
+            values = 40 * 2**20 + block_resample(residuals, len(residuals), rng) + rate * x
             series = Series(x, values)
             d = decide(series, rules)
             leaks += d.verdict is Verdict.LEAK
@@ -225,7 +228,9 @@ def rss_replays(
             f"first LEAK {when}; 95 % CI covers the rate in {covered}/{replays}"
         )
     verdicts = [
-        decide(Series(x, 40 * 2**20 + block_replay(residuals, rng)), rules).verdict
+        decide(
+            Series(x, 40 * 2**20 + block_resample(residuals, len(residuals), rng)), rules
+        ).verdict
         for _ in range(2 * replays)
     ]
     print(
@@ -277,7 +282,7 @@ def against_peers(trials: int, residuals: np.ndarray) -> dict[str, dict[str, obj
                 if rate and kind.whole:
                     series = Series(series.requests, np.round(series.values), series.segments)
                 for judge in judges:
-                    at = _alarm(judge, series, kind, memory)
+                    at = _alarm(judge, series, kind)
                     if rate == 0.0:
                         fired[judge] += at is not None
                     elif at is not None:
@@ -303,7 +308,7 @@ def against_peers(trials: int, residuals: np.ndarray) -> dict[str, dict[str, obj
     return out
 
 
-def _alarm(judge: str, series: Series, kind: Kind, memory: bool) -> int | None:
+def _alarm(judge: str, series: Series, kind: Kind) -> int | None:
     """The point at which one judge first says leak (None: never)."""
     y = np.asarray(series.values, dtype=float)
     if judge == "leaklab":  # re-decided every 5 s (the Leaks view: every 2 s)
@@ -312,7 +317,7 @@ def _alarm(judge: str, series: Series, kind: Kind, memory: bool) -> int | None:
         at = first_leak_at(Series(x[::every], values[::every], seg[::every]), kind.rules)
         return None if at is None else at * every
     peer = next(p for p in PEERS if p.name == judge)
-    return first_alarm(peer, y, limit_for(y, memory))
+    return first_alarm(peer, y, limit_for(y, memory=kind is MEMORY))
 
 
 def main() -> None:
