@@ -124,7 +124,13 @@ def test_leaks_view_shows_leaky_rising_and_fixed_flat(
             const db = document.querySelector('#chart-db_connections');
             const badge = (r, a) => document.querySelector(
                 `#verdict-${r} .badge[data-app=${a}]`)?.dataset.verdict;
+            // the charts and the verdicts refresh apart: wait for both to show the climb
+            const climbed = k => {
+                const d = document.querySelector(`#chart-${k}`)?.dataset;
+                return d && Number(d.lastLeaky) >= Number(d.firstLeaky) + 10;
+            };
             return db && Number(db.dataset.pointsLeaky) >= 10
+                && climbed('db_connections') && climbed('redis_connections')
                 && badge('db_connections', 'leaky') === 'LEAK'
                 && badge('redis_connections', 'leaky') === 'LEAK'
                 && badge('db_connections', 'fixed') === 'NO LEAK'
