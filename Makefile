@@ -73,8 +73,8 @@ integration: install ## Real PostgreSQL, Redis, Gunicorn
 e2e: install test-packages ## The whole native stack through the leaklab command (and Chromium)
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-screenshot: install test-packages ## Redo docs/leaks-view.png: the Leaks view in headless Chromium during a load
-	LEAKLAB_TEST_ARTIFACTS=docs $(BIN)/pytest tests/e2e/leaklab/test_live_view.py -k rising
+screenshot: install test-packages ## Redo docs/leaks-view*.png: the Leaks view and its stage layout (1280x720, 1920x1080) in headless Chromium during a load
+	LEAKLAB_TEST_ARTIFACTS=docs $(BIN)/pytest tests/e2e/leaklab/test_live_view.py -k "rising or stage"
 
 clean: ## Remove the venv and caches (stop the stack first: make down)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,8 @@
 
 Adds to the web UI (same port, same login when --web-login is on):
   /leaks        a full-screen page: leaky and fixed side by side, charts and verdicts
+  /leaks?stage  the same for a projector: large type, only the told scenarios' cards and
+                charts, fitted to the window with no scrollbar (?scenario=NAME,... to choose)
   /leaks/data   what the page draws, as JSON (leaklab.live.LiveView)
 and a "Leaks" tab among Locust's own tabs with the verdict table. The chart library
 (uPlot, from the npm registry) is served from leaks_ui/vendor: the talk needs no network.
@@ -49,6 +51,10 @@ def install(environment: Environment, prometheus_url: str, step: float) -> LiveV
     def leaks_data() -> Response:
         body = view.snapshot()
         body["locust"] = _locust_figures(environment)
+        # the scenarios this run drives (its --tags, as `talk --scenario` sets them): the
+        # stage layout shows theirs; none given: the page shows the default story's
+        options = environment.parsed_options
+        body["told"]["running"] = list(getattr(options, "tags", None) or [])
         return jsonify(body)
 
     app = web_ui.app

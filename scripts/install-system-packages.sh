@@ -15,10 +15,12 @@ declare -A DEBIAN=(
   [prometheus-redis-exporter]=prometheus-redis-exporter
 )
 BREW="brew install postgresql@15 redis prometheus postgres_exporter redis_exporter"
-# --browser: also Chromium, for the tests that open the Leaks view in a real browser.
+# --browser: also Chromium, for the tests that open the Leaks view in a real browser, and
+# tmux, for the test that runs the talk in a terminal of a projector's size.
 if [ "${1:-}" = "--browser" ]; then
   DEBIAN[chromium]=chromium
-  BREW="$BREW && brew install --cask chromium"
+  DEBIAN[tmux]=tmux
+  BREW="$BREW tmux && brew install --cask chromium"
 fi
 
 have() {

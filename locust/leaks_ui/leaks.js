@@ -8,6 +8,22 @@ const FALLBACK = ["#5794f2", "#ff9830", "#b877d9"];
 const plots = {};
 const number = new Intl.NumberFormat("en", { maximumFractionDigits: 1 });
 const leaklab = (window.leaklab = { latest: null, updates: 0 });
+// /leaks?stage: the projector's layout (?scenario=a,b: those scenarios; else the run's own)
+const PARAMS = new URLSearchParams(location.search);
+const STAGE = PARAMS.has("stage");
+
+function told(body) {
+  // the scenarios the stage shows: asked for, else the ones the run drives, else the story's
+  const known = body.told.scenarios;
+  const asked = (PARAMS.get("scenario") || "").split(",").filter((n) => n in known);
+  const running = (body.told.running || []).filter((n) => n in known);
+  const names = asked.length ? asked : running.length ? running : body.told.story;
+  return {
+    names,
+    charts: new Set(names.flatMap((n) => known[n].charts)),
+    resources: new Set(names.flatMap((n) => known[n].resources)),
+  };
+}
 
 function colour(app, index) {
   return COLOURS[app] || FALLBACK[index % FALLBACK.length];
@@ -44,9 +60,18 @@ function plotSeries(chart, apps) {
   return series;
 }
 
-function size(container) {
+function size(container, plot) {
+  if (STAGE) {
+    // the plot takes the height its grid cell leaves: the page never scrolls
+    return { width: Math.max(200, container.clientWidth - 28), height: Math.max(80, plot.clientHeight - 4) };
+  }
   const width = Math.max(320, container.clientWidth - 28);
   return { width, height: Math.round(Math.min(340, Math.max(200, width * 0.42))) };
+}
+
+function lineKey(chart) {
+  // the legend in words, for the stage (uPlot's own legend is hidden there)
+  return chart.lines.map((line) => `${line.dashed ? "dashed" : "solid"}: ${line.label}`).join(" · ");
 }
 
 function fromZero(_u, _min, max) {
@@ -64,18 +89,20 @@ function createChart(chart, apps) {
   title.append(el("span", { class: "unit" }, chart.unit));
   const now = el("div", { class: "now" });
   const plot = el("div", { class: "plot" });
-  box.append(title, now, plot);
+  box.append(title, now);
+  if (STAGE) box.append(el("div", { class: "key" }, lineKey(chart)));
+  box.append(plot);
   document.getElementById("charts").append(box);
   const axis = { stroke: "#9fa7b3", grid: { stroke: "#2c3235" }, ticks: { stroke: "#2c3235" } };
   const options = {
-    ...size(box),
+    ...size(box, plot),
     series: plotSeries(chart, apps),
     axes: [{ ...axis }, { ...axis, size: 70 }],
     scales: { x: { time: true }, y: { range: chart.from_zero ? fromZero : aroundData } },
     legend: { live: false },
     cursor: { show: false },
   };
-  plots[chart.key] = { uplot: new uPlot(options, plotData(chart, apps), plot), box, now };
+  plots[chart.key] = { uplot: new uPlot(options, plotData(chart, apps), plot), box, now, plot };
 }
 
 function describe(chart, apps, box, now) {
@@ -94,7 +121,13 @@ function describe(chart, apps, box, now) {
 }
 
 function drawCharts(body) {
-  for (const chart of body.charts) {
+  const shown = STAGE ? told(body).charts : null;
+  const charts = body.charts.filter((chart) => !shown || shown.has(chart.key));
+  if (STAGE) {
+    const n = charts.length;
+    document.getElementById("charts").style.setProperty("--columns", n <= 3 ? Math.max(n, 1) : n === 4 ? 2 : 3);
+  }
+  for (const chart of charts) {
     if (!plots[chart.key]) createChart(chart, body.apps);
     const { uplot, box, now } = plots[chart.key];
     uplot.setData(plotData(chart, body.apps));
@@ -113,7 +146,10 @@ function growthText(v) {
 
 function drawVerdicts(body) {
   const section = document.getElementById("verdicts");
-  const entries = Object.entries(body.verdicts || {}).sort((a, b) => a[1].order - b[1].order);
+  const shown = STAGE ? told(body).resources : null;
+  const entries = Object.entries(body.verdicts || {})
+    .filter(([resource]) => !shown || shown.has(resource))
+    .sort((a, b) => a[1].order - b[1].order);
   if (!entries.length) {
     section.replaceChildren(el("div", { class: "verdict" }, body.run_started
       ? "Verdicts: collecting the first points…"
@@ -160,8 +196,9 @@ async function refresh() {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await response.json();
     drawRun(body);
+    drawVerdicts(body); // first: the cards' height sets what is left for the charts
     drawCharts(body);
-    drawVerdicts(body);
+    if (STAGE) fit();
     leaklab.latest = body;
     leaklab.updates += 1;
     document.body.dataset.updates = leaklab.updates;
@@ -174,7 +211,19 @@ async function refresh() {
   }
 }
 
-window.addEventListener("resize", () => {
-  for (const { uplot, box } of Object.values(plots)) uplot.setSize(size(box));
-});
+function fit() {
+  // each plot to its cell, after the cards or the window changed size
+  for (const { uplot, box, plot } of Object.values(plots)) {
+    const wanted = size(box, plot); // on stage the cell's size, whatever the canvas's
+    if (wanted.width !== uplot.width || wanted.height !== uplot.height) uplot.setSize(wanted);
+  }
+}
+
+if (STAGE) {
+  document.body.classList.add("stage");
+  const layout = document.getElementById("layout");
+  layout.textContent = "Full view";
+  layout.href = "/leaks";
+}
+window.addEventListener("resize", fit);
 refresh();

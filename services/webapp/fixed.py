@@ -43,10 +43,11 @@ PUBSUB_CONNECTIONS = 17  # 16 threads subscribed still leave one for a publisher
 
 
 class PooledConnections:
-    """A bounded pool shared by the worker's threads; every connection goes back in `release`.
+    """A bounded pool: every connection goes back.
 
-    psycopg2's pool refuses at once when all are out; the semaphore makes a request wait
-    for one instead, as long as the wait stays short (then: a 503 naming db_pool). Fixed
+    Shared by the worker's threads; `release` gives each connection back. psycopg2's pool
+    refuses at once when all are out; the semaphore makes a request wait for one instead,
+    as long as the wait stays short (then: a 503 naming db_pool). Fixed
     size, as HikariCP advises: all connections open at the first request, so the count is
     flat from then on instead of rising with the load's peaks (which reads as a leak).
     """
@@ -63,7 +64,7 @@ class PooledConnections:
         self._fill = FillOnce(self._pool.getconn, self._pool.putconn, max_connections)
 
     def acquire(self) -> connection:
-        self._fill()  # FIX: fixed size: all connections open at the first request
+        self._fill()  # FIX: fixed size, filled once
         if not self._free.acquire(timeout=POOL_WAIT_SECONDS):  # FIX: wait for a free one
             raise PoolError(f"all {self._max} connections in use for {POOL_WAIT_SECONDS} s")
         try:

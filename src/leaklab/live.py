@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from leaklab.scenarios import SCENARIOS, Chart
-from leaklab.story import STACK_APPS
+from leaklab.story import STACK_APPS, warm_after
 from leaklab.verdict.check import AppVerdict, decide_app
 from leaklab.verdict.query import (
     REQUESTS,
@@ -33,6 +33,26 @@ T = TypeVar("T")
 def charts() -> list[Chart]:
     """The charts the page draws, from the registry as it is now."""
     return SCENARIOS.charts()
+
+
+def told() -> dict[str, Any]:
+    """What the stage layout shows per scenario (its charts and its verdict cards), and the
+    default story's names: the page keeps the scenarios being told, the rest off stage."""
+    rss = "rss"
+    return {
+        "story": [s.name for s in SCENARIOS.story()],
+        "scenarios": {
+            s.name: {
+                "charts": [
+                    *(c.key for c in s.leak_charts()),
+                    *(c.key for c in s.charts),
+                    *([rss] if rss in s.judged else []),
+                ],
+                "resources": list(s.resources),
+            }
+            for s in SCENARIOS
+        },
+    }
 
 
 def titles() -> dict[str, str]:
@@ -101,6 +121,7 @@ class LiveView:
             "run_started": self.run_started,
             "apps": list(self.apps),
             "error": None,
+            "told": told(),
         }
         try:
             body["charts"] = self.charts(window)
@@ -202,6 +223,7 @@ def _verdicts_json(
     for order, (name, title) in enumerate(titles().items()):
         divisor, unit = by_name[name].scale
         per_app: dict[str, Any] = {"title": title, "order": order}
+        warm = warm_after(by_name[name].warmup_requests)
         for app, by_resource in decisions.items():
             d = by_resource[name]
             per_app[app] = {
@@ -213,6 +235,14 @@ def _verdicts_json(
                 "saturated": d.saturated_at is not None,
                 "requests_to_decide": d.requests_to_decide,
             }
+            if served[app] < warm:  # as the talk: no verdict on stage before the warm-up
+                per_app[app].update(
+                    verdict=Verdict.UNDECIDED.value,
+                    reason=f"warming up: {served[app]:.0f} of {warm:.0f} requests served",
+                    growth_per_1k_requests=None,
+                    saturated=False,
+                    requests_to_decide=math.ceil(warm - served[app]),
+                )
         out[name] = per_app
     return out
 

@@ -24,12 +24,12 @@ from rich.table import Table
 
 from leaklab.burst import warm_up
 from leaklab.exit_codes import ExitCode
-from leaklab.load import LoadPlan, LocustRun, stack_plan
+from leaklab.load import LoadPlan, LocustRun, check_ready, stack_plan
 from leaklab.measure import holdings, reset
 from leaklab.run import MeasuredRun
 from leaklab.scenarios import SCENARIOS, Scenario
 from leaklab.settings import VARIANTS
-from leaklab.slides import code_slide
+from leaklab.slides import scenario_slide, too_small
 from leaklab.stack import NativeStack
 from leaklab.stack.process import wait_until_ready
 from leaklab.stack.state import RunState
@@ -40,12 +40,14 @@ from leaklab.story import (
     for_scenarios,
     story_resources,
     tells_the_story,
+    told_only,
+    warm_after,
 )
 from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
 from leaklab.verdict.query import contract
 from leaklab.verdict.stats import Verdict
 
-WARMED_UP = 2.5  # x a resource's warm-up in requests before the talk's verdict (memory: 750)
+SLIDE_SPARE = 2  # lines of a slide's screen beside the slide: the stage's title, the prompt
 MIN_LOAD_SECONDS = 25.0  # 20 users at one request a second: 250 per app, past the minimum
 STAGES = (
     "The leak and the fix",
@@ -91,15 +93,33 @@ class Talk:
         self.scenarios = chosen(plan.scenarios)
 
     # -- pacing -------------------------------------------------------------------------
-    def _next(self, number: int, waited: bool = False) -> None:
-        """Wait for Enter (or --pause seconds), then title the stage."""
+    def _next(self, number: int, waited: bool = False, part: str = "") -> None:
+        """Wait for Enter (or --pause seconds), then a fresh screen titled with the stage."""
         title = STAGES[number - 1]
         if number > 1 and not waited:
-            if self.plan.auto:
-                time.sleep(self.plan.pause)
-            else:
-                self._ask(f"\n  [Enter] {number}) {title} ")
-        self.console.print(Rule(f"[bold]{number}) {title}", style="cyan"))
+            self._wait(f"{number}) {title}")
+        if self.console.is_terminal:
+            self.console.clear()  # one stage a screen, as slides are
+        self.console.print(Rule(f"[bold]{number}) {title}{part and f'  ({part})'}", style="cyan"))
+
+    def _wait(self, what: str) -> None:
+        if self.plan.auto:
+            time.sleep(self.plan.pause)
+        else:
+            self._ask(f"  [Enter] {what} ")
+
+    def _slides(self) -> None:
+        """Stage 1: one scenario a screen, leaky beside fixed, Enter for the next."""
+        for n, scenario in enumerate(self.scenarios):
+            part = f"{scenario.name}, {n + 1} of {len(self.scenarios)}"
+            if n:
+                self._wait(f"next: {part}")
+            self._next(1, part=part if len(self.scenarios) > 1 else "")
+            if self.console.is_terminal:
+                warning = too_small(self.console, [scenario], spare=SLIDE_SPARE)
+                if warning:
+                    self.console.print(f"[yellow]{escape(warning)}[/yellow]")
+            self.console.print(scenario_slide(scenario, self.console.width).screen())
 
     def _hold(self, seconds: float) -> None:
         """The live figures until Enter (or for `seconds` with --auto).
@@ -114,13 +134,6 @@ class Talk:
 
     # -- the story ----------------------------------------------------------------------
     def run(self) -> int:
-        self._next(1)
-        self.console.print(code_slide(self.console, self.scenarios))
-        self.console.print(_caption(self.scenarios))
-        self._next(2)
-        self.console.print(
-            "Warming both apps up (a short burst, then a reset): real apps are warm."
-        )
         load = stack_plan(
             self.stack,
             self.out_dir,
@@ -132,13 +145,19 @@ class Talk:
             autostart=True,
             scenarios=tuple(s.name for s in self.scenarios),
         )
+        check_ready(load)  # a port taken says so now, not after the slides
+        self._slides()
+        self._next(2)
+        self.console.print(
+            "Warming both apps up (a short burst, then a reset): real apps are warm."
+        )
         run = MeasuredRun(self.state, load, self.step, warm_up=warm_up(self.scenarios))
         run.reset()  # every run starts from nothing
         with run.load() as locust:
             load_started = run.load_started
             self._show_urls(load, locust)
             self._next(3)
-            hint = None if self.plan.auto else escape(f"[Enter] 4) {STAGES[3]}")
+            hint = None if self.plan.auto else escape(f"[Enter] 4) {STAGES[3]} ")
             with self._live(load_started, hint):
                 self._hold(self.plan.climb)
             self._next(4, waited=not self.plan.auto)  # the Enter that ended stage 3
@@ -150,9 +169,14 @@ class Talk:
             self._until_decided(run, locust)
             run.stop(locust, at_least=MIN_LOAD_SECONDS)
         result = for_scenarios(run.decide(self.prometheus, STACK_APPS), self.scenarios)
-        self.console.print(verdict_table(result))
-        for line in reason_lines(result, only=Verdict.UNDECIDED):
+        shown = told_only(result, self.scenarios)  # the story's; check.json keeps them all
+        self.console.print(verdict_table(shown))
+        for line in reason_lines(shown, only=Verdict.UNDECIDED):
             self.console.print(line)
+        self.console.print(
+            f"[dim]Every resource of both apps, as `leaklab check` reads them: "
+            f"{self.out_dir / 'check.json'}[/dim]"
+        )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         result.write_json(self.out_dir / "check.json")
         told = tells_the_story(result, self.scenarios)
@@ -184,7 +208,7 @@ class Talk:
             while time.monotonic() < deadline and locust.running():
                 if time.monotonic() - run.load_started >= MIN_LOAD_SECONDS:
                     result = run.decide_so_far(self.prometheus, STACK_APPS)
-                    warm = all(app.requests >= WARMED_UP * warmup for app in result.apps)
+                    warm = all(app.requests >= warm_after(warmup) for app in result.apps)
                     undecided = [
                         name
                         for app in result.apps
@@ -202,8 +226,9 @@ class Talk:
 
     def _show_urls(self, load: LoadPlan, locust: LocustRun) -> None:
         web = f"http://{load.host}:{load.web_port}"
+        stage = f"{web}/leaks?stage"
         urls = {
-            "Leaks view (project this)": f"{web}/leaks",
+            "Leaks view (project this)": stage,
             "Locust": web,
             "Prometheus": self.prometheus,
             "leaky app": self.state.url("leaky"),
@@ -215,14 +240,21 @@ class Talk:
         what = f"shape {load.shape!r}" if load.shape else f"{load.users} users"
         self.console.print(f"Locust: {what} at both apps, the same task mix.")
         self.console.print(table)
-        if self.plan.browser and _has_browser():
-            wait_until_ready(
-                "Locust's web UI",
-                locust.master,
-                lambda: requests.get(f"{web}/leaks", timeout=2).ok,
-                self.out_dir / "locust.log",
+        if not self.plan.browser:
+            return
+        if not _has_browser():
+            self.console.print(
+                f"[yellow]No graphical browser here:[/yellow] open {stage} on the projected "
+                "screen yourself (or set BROWSER)."
             )
-            webbrowser.open(f"{web}/leaks")
+            return
+        wait_until_ready(
+            "Locust's web UI",
+            locust.master,
+            lambda: requests.get(f"{web}/leaks", timeout=2).ok,
+            self.out_dir / "locust.log",
+        )
+        webbrowser.open(stage)
 
     def _wait_for_saturation(
         self, locust: LocustRun, load_started: float
@@ -287,6 +319,16 @@ class Talk:
             f"connections, [bold green]{fixed.redis_server}[/bold green] Redis clients."
         )
 
+    def recover(self) -> None:
+        """After Ctrl-C: both apps emptied, so the stack is as healthy as before the talk and
+        the next one starts clean (it resets them too; this spares the leaky app sitting at
+        its connection limit meanwhile)."""
+        for variant in VARIANTS:
+            try:
+                reset(self.state, variant)
+            except requests.RequestException:
+                pass  # the next talk resets it again, and `leaklab status` says what is wrong
+
     def _reset(self) -> None:
         told = [s.name for s in self.scenarios]
         still_open: dict[str, int] = {}
@@ -304,18 +346,6 @@ class Talk:
             )
         else:
             self.console.print(f"leaky now holds {still_open}: ready for the next run, no restart.")
-
-
-def _caption(scenarios: list[Scenario]) -> str:
-    """What the slide shows, in words (the layout's own words: beside or above)."""
-    if scenarios == SCENARIOS.story():
-        return (
-            "Leaky: a new connection and a new Redis client per request, never given back. "
-            "Fixed: one bounded pool per worker; every connection goes back."
-        )
-    return " ".join(f"Leaky: {s.pattern}." for s in scenarios) + (
-        " Fixed: the same work, and nothing kept past the request."
-    )
 
 
 def held_figures(prometheus: str, scenarios: list[Scenario]) -> list[str]:

@@ -55,7 +55,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         r"\.venv/bin/leaklab talk",
         "parse",
-        "waits for Enter; tests/e2e/leaklab/test_talk.py feeds it Enter",
+        "waits for Enter; tests/e2e/leaklab/test_talk_on_stage.py presses it in a 120x32 terminal",
     ),
     # load
     Rule(

@@ -82,9 +82,18 @@ def talk(
         scenarios=scenario_names,
     )
     out_dir = new_out_dir(stack.run_dir, "-talk")
+    told = Talk(console, stack, state, plan, out_dir)
     try:
-        code = Talk(console, stack, state, plan, out_dir).run()
+        code = told.run()
     except (KeyboardInterrupt, EOFError):
-        err.print("\n[yellow]leaklab:[/yellow] talk stopped; the stack is still up.")
+        err.print("\n[yellow]leaklab:[/yellow] talk stopped; emptying both apps…")
+        try:
+            told.recover()
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: the next talk empties them anyway
+        err.print(
+            "[yellow]leaklab:[/yellow] the stack is still up and both apps are empty: "
+            "'leaklab talk' starts again clean."
+        )
         code = ExitCode.INTERRUPTED
     sys.exit(code)

@@ -169,6 +169,59 @@ def test_leaks_view_shows_leaky_rising_and_fixed_flat(
     assert reds > 500 and greens > 500, (reds, greens)
 
 
+STAGE_SIZES = ((1280, 720), (1920, 1080))  # a common projector's, and full HD
+
+
+@pytest.mark.parametrize(("width", "height"), STAGE_SIZES)
+def test_stage_layout_fits_a_projector_with_no_scrollbar(
+    web: str, browser: Any, width: int, height: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{web}/leaks?stage")
+    # the story's cards with their verdicts, and its charts drawn
+    page.wait_for_function(
+        """() => {
+            const badge = (r, a) => document.querySelector(
+                `#verdict-${r} .badge[data-app=${a}]`)?.dataset.verdict;
+            const drawn = k => Number(
+                document.querySelector(`#chart-${k}`)?.dataset.pointsLeaky) >= 5;
+            return drawn('db_connections') && drawn('redis_connections') && drawn('pool')
+                && badge('db_connections', 'leaky') === 'LEAK'
+                && badge('redis_connections', 'fixed') === 'NO LEAK';
+        }""",
+        timeout=90_000,
+        polling=500,
+    )
+    page.wait_for_timeout(300)  # the plots fitted to their cells
+    scroll = page.evaluate(
+        """() => ({height: document.documentElement.scrollHeight, width:
+            document.documentElement.scrollWidth, innerHeight, innerWidth})"""
+    )
+    assert scroll["height"] <= scroll["innerHeight"], scroll  # no vertical scrollbar
+    assert scroll["width"] <= scroll["innerWidth"], scroll  # nor a horizontal one
+    # only the story's cards and charts: the catalog's stay off stage
+    cards = page.eval_on_selector_all(".verdict", "els => els.map(e => e.id)")
+    assert cards == ["verdict-db_connections", "verdict-redis_connections"], cards
+    charts = page.eval_on_selector_all(".chart", "els => els.map(e => e.id)")
+    assert set(charts) == {"chart-db_connections", "chart-redis_connections", "chart-pool"}
+    for chart in charts:  # each whole on screen, its plot a readable size
+        box = page.locator(f"#{chart}").bounding_box()
+        canvas = page.locator(f"#{chart} canvas").first.bounding_box()
+        assert box and box["y"] + box["height"] <= height, (chart, box)
+        assert canvas and canvas["height"] >= height * 0.25, (chart, canvas)
+    badge = page.locator("#verdict-db_connections .badge[data-app=leaky]")
+    assert float(badge.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 32
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"leaks-stage-{width}x{height}.png"
+    page.screenshot(path=str(shot))
+    page.close()
+    with Image.open(shot) as image:
+        assert image.size == (width, height)
+        small = image.convert("RGB").quantize(64)  # a dark page: 64 colours read the same
+    small.save(shot, optimize=True)
+    print(f"screenshot: {shot} ({shot.stat().st_size // 1024} KiB)")
+
+
 def test_locust_leaks_tab_lists_the_same_verdicts(web: str, browser: Any) -> None:
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{web}/?tab=leaks")

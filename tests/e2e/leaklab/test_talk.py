@@ -1,4 +1,5 @@
-"""`leaklab talk` end to end on the real stack: the six stages, the verdicts, the reset."""
+"""`leaklab talk --auto` end to end on the real stack: the six stages, the verdicts, the reset
+(stepped through with Enter in a 120x32 terminal: test_talk_on_stage.py)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def assert_the_story(result: subprocess.CompletedProcess[str], stack: NativeStac
     positions = [out.index(f"{n}) {title}") for n, title in enumerate(STAGES, start=1)]
     assert positions == sorted(positions), "the stages come in order"
     # 1) the code slide: the marked lines of both files
-    assert "# LEAK: never closed, never returned" in out
+    assert "# LEAK: never" in out  # the rest of the comment may wrap under it
     assert "# FIX: bounded, shared" in out
     # 2) the URLs to open
     assert "/leaks" in out and "Prometheus" in out
@@ -89,11 +90,7 @@ def test_talk_auto_runs_the_whole_story(stack: NativeStack, state: RunState) -> 
     assert not port_in_use("127.0.0.1", port), "Locust stopped with the talk"
 
 
-def test_talk_waits_for_enter_between_stages(stack: NativeStack, state: RunState) -> None:
-    result = talk(stack, stdin="\n" * len(STAGES))
-    assert_the_story(result, stack)
-    for number, title in enumerate(STAGES[1:], start=2):
-        assert f"[Enter] {number}) {title}" in result.stdout
+# Enter between the stages: test_talk_on_stage.py, in a terminal of a projector's size.
 
 
 @pytest.mark.parametrize(
