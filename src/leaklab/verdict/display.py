@@ -14,6 +14,7 @@ from rich.table import Table
 
 from leaklab.scenarios import API_REQUESTS, SCENARIOS, WORKER_RSS, MiB, Scenario
 from leaklab.verdict.check import CheckResult
+from leaklab.verdict.origins import origin_line
 from leaklab.verdict.stats import Verdict
 
 STYLE = {Verdict.LEAK: "bold red", Verdict.NO_LEAK: "bold green", Verdict.UNDECIDED: "bold yellow"}
@@ -92,13 +93,32 @@ class LiveFigures:
                 live.update(self._table())
 
 
-def reason_lines(result: CheckResult, only: Verdict | None = None) -> list[str]:
-    """One line per app and resource saying why (only those with the verdict `only`)."""
+def reason_lines(
+    result: CheckResult, only: Verdict | None = None, origins: bool = False
+) -> list[str]:
+    """One line per app and resource saying why (only those with the verdict `only`); with
+    origins, under each LEAK the line where its objects were made (when the app says)."""
+    lines = []
+    for app in result.apps:
+        for name, decision in app.decisions.items():
+            if only is not None and decision.verdict is not only:
+                continue
+            said = "" if only is None else f"{only.value}, "
+            lines.append(f"  {app.name} {name}: {said}{decision.reason}")
+            top = app.origins.get(name)
+            if origins and top and decision.verdict is Verdict.LEAK:
+                lines.append(f"    {origin_line(top[0])}")
+    return lines
+
+
+def origin_lines(result: CheckResult) -> list[str]:
+    """Per LEAK whose app exports origins, where its objects were made: "  target fds: LEAK,
+    made at app.py:12 in export, via /export (40 open)"."""
     return [
-        f"  {app.name} {name}: {'' if only is None else f'{only.value}, '}{decision.reason}"
+        f"  {app.name} {name}: LEAK, {origin_line(app.origins[name][0])}"
         for app in result.apps
         for name, decision in app.decisions.items()
-        if only is None or decision.verdict is only
+        if decision.verdict is Verdict.LEAK and app.origins.get(name)
     ]
 
 
