@@ -41,7 +41,7 @@ from leaklab.story import (
     story_resources,
     tells_the_story,
 )
-from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
+from leaklab.verdict.display import LiveFigures, origin_sentences, reason_lines, verdict_table
 from leaklab.verdict.query import contract
 from leaklab.verdict.stats import Verdict
 
@@ -151,6 +151,8 @@ class Talk:
             run.stop(locust, at_least=MIN_LOAD_SECONDS)
         result = for_scenarios(run.decide(self.prometheus, STACK_APPS), self.scenarios)
         self.console.print(verdict_table(result))
+        for line in origin_sentences(result):  # each LEAK: the line that made its objects
+            self.console.print(line, highlight=False)
         for line in reason_lines(result, only=Verdict.UNDECIDED):
             self.console.print(line)
         self.out_dir.mkdir(parents=True, exist_ok=True)

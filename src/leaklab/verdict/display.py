@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from types import TracebackType
 
+import numpy as np
 import requests
 from rich.console import Console
 from rich.live import Live
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from leaklab.scenarios import API_REQUESTS, SCENARIOS, WORKER_RSS, MiB, Scenario
 from leaklab.verdict.check import CheckResult
-from leaklab.verdict.origins import origin_line
+from leaklab.verdict.origins import origin_line, sentence
 from leaklab.verdict.stats import Verdict
 
 STYLE = {Verdict.LEAK: "bold red", Verdict.NO_LEAK: "bold green", Verdict.UNDECIDED: "bold yellow"}
@@ -108,6 +109,27 @@ def reason_lines(
             top = app.origins.get(name)
             if origins and top and decision.verdict is Verdict.LEAK:
                 lines.append(f"    {origin_line(top[0])}")
+    return lines
+
+
+def origin_sentences(result: CheckResult) -> list[str]:
+    """Per LEAK whose app exports origins, the talk's sentence: "leaky PostgreSQL connections:
+    LEAK, 93 open, 93 made at services/webapp/leaky.py:22 in ConnectionPerRequest.acquire,
+    via GET /api/database"."""
+    titles = {leak.resource: leak.title for leak in SCENARIOS.contract()}
+    units = {r.name: r.unit for r in result.resources}
+    lines = []
+    for app in result.apps:
+        for name, decision in app.decisions.items():
+            found = app.origins.get(name)
+            if decision.verdict is not Verdict.LEAK or not found:
+                continue
+            values = np.asarray(app.data.resources[name].values, dtype=float)
+            seen = values[np.isfinite(values)]
+            held = float(seen[-1]) if len(seen) else None
+            title = titles.get(name, name)
+            said = sentence(title, decision.verdict.value, held, units[name], found[0])
+            lines.append(f"  {app.name} {said}")
     return lines
 
 
