@@ -122,8 +122,8 @@ OPEN_UNITS = ("connections", "sockets", "files", "fds")
 
 
 def via(endpoint: str | None) -> str:
-    """ ", via GET /api/database" (our scenarios' views answer GET), ", via /orders" (a user's
-    app: the route only), ", outside any request"."""
+    """The request they were made in: ", via GET /api/database" (our scenarios' views answer
+    GET), ", via /orders" (a user's app: its route only), ", outside any request"."""
     if not endpoint:
         return ", outside any request"
     ours = any(s.endpoint == endpoint for s in SCENARIOS)
