@@ -169,6 +169,7 @@ function drawVerdicts(body) {
           el("span", { class: "badge", "data-app": app, "data-verdict": v.verdict, title: v.reason }, v.verdict),
         );
         card.append(row, el("div", { class: "growth" }, growthText(v)));
+        if (v.verdict === "LEAK" && v.origin) card.append(el("div", { class: "origin" }, v.origin));
       });
       return card;
     }),

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from leaklab.scenarios import SCENARIOS, Chart
 from leaklab.story import STACK_APPS, warm_after
-from leaklab.verdict.check import AppVerdict, decide_app
+from leaklab.verdict.check import AppVerdict, decide_app, read_origins
+from leaklab.verdict.origins import Origin, origin_line
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,
@@ -189,8 +190,13 @@ class LiveView:
             decisions: dict[str, dict[str, Decision]] = self._offload(
                 lambda: {app: decide_app(d, resources) for app, d in data.items()}
             )
+            names = [r.name for r in resources]
+            origins = {
+                app: read_origins(self.prometheus, matchers, window, names)
+                for app, matchers in self.apps.items()
+            }
             if run == self.run_started:  # not a run that has since been replaced
-                self._verdicts = _verdicts_json(data, decisions)
+                self._verdicts = _verdicts_json(data, decisions, origins)
                 self._verdicts_at = self._clock()
         except QueryError:
             pass  # the charts report Prometheus's error; the last verdicts stay
@@ -214,9 +220,12 @@ def _last(values: list[float | None]) -> float | None:
 
 
 def _verdicts_json(
-    data: dict[str, AppData], decisions: dict[str, dict[str, Decision]]
+    data: dict[str, AppData],
+    decisions: dict[str, dict[str, Decision]],
+    origins: dict[str, dict[str, list[Origin]]] | None = None,
 ) -> dict[str, Any]:
-    """Resources in the page's order (`order` too: JSON objects lose it), each app's verdict."""
+    """Resources in the page's order (`order` too: JSON objects lose it), each app's verdict
+    and, when the app exports origins, the line where the most growing objects were made."""
     served = {app: AppVerdict(app, "", d).requests for app, d in data.items()}
     by_name = {r.name: r for r in contract()}
     out: dict[str, Any] = {}
@@ -234,6 +243,7 @@ def _verdicts_json(
                 "requests": served[app],
                 "saturated": d.saturated_at is not None,
                 "requests_to_decide": d.requests_to_decide,
+                "origin": _top(origins, app, name),
             }
             if served[app] < warm:  # as the talk: no verdict on stage before the warm-up
                 per_app[app].update(
@@ -247,10 +257,17 @@ def _verdicts_json(
     return out
 
 
+def _top(origins: dict[str, dict[str, list[Origin]]] | None, app: str, name: str) -> str | None:
+    found = (origins or {}).get(app, {}).get(name)
+    return origin_line(found[0]) if found else None
+
+
 def _cell(v: dict[str, Any]) -> str:
     text = str(v["verdict"])
     if v["verdict"] == Verdict.LEAK.value and v["growth_per_1k_requests"] is not None:
         text += f" (+{v['growth_per_1k_requests']:.3g} {v['unit']} per 1,000 requests)"
     if v["saturated"]:
         text += ", saturated"
+    if v["verdict"] == Verdict.LEAK.value and v.get("origin"):
+        text += f"; {v['origin']}"
     return text

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from leaklab.verdict.check import AppVerdict, CheckResult, decide_app, endpoints_of
+from leaklab.verdict.origins import Census, origins_of
 from leaklab.verdict.query import AppData, Resource, Window
 from leaklab.verdict.stats import Series
 
@@ -33,6 +34,9 @@ class Recording:
     segments: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: tuple[float, ...] | None = None
+    # where the live objects were made, at the first read that had a census and the latest
+    first_census: Census | None = None
+    last_census: Census | None = None
 
     def add(
         self,
@@ -40,9 +44,14 @@ class Recording:
         counts: Mapping[str, float],
         values: Mapping[str, float],
         started: tuple[float, ...] = (),
+        census: Census | None = None,
     ) -> None:
-        """One point: requests so far per name, each resource's value (absent: unknown)."""
+        """One point: requests so far per name, each resource's value (absent: unknown), and
+        what the target said of where its live objects were made (None: not read)."""
         with self._lock:
+            if census is not None:
+                self.first_census = self.first_census or census
+                self.last_census = census
             segment = self.segments[-1] if self.segments else 0
             if started and self._started is not None and started != self._started:
                 segment += 1
@@ -70,7 +79,8 @@ class Recording:
         return np.array(times, dtype=float), per_name, per_resource, np.array(segments)
 
     def result(self, app: str = "target") -> CheckResult:
-        """The verdicts, with each resource's endpoints, as `leaklab check` gives them."""
+        """The verdicts, with each resource's endpoints and origins, as `leaklab check`
+        gives them."""
         times, per_name, per_resource, segments = self.arrays()
         total = np.sum(list(per_name.values()), axis=0) if per_name else np.zeros(len(times))
         data = AppData(requests=total, segments=segments)
@@ -80,7 +90,12 @@ class Recording:
         data.endpoints = per_name
         decisions = decide_app(data, self.resources)
         endpoints = endpoints_of(data, decisions, self.resources)
-        verdict = AppVerdict(app, self.source, data, decisions, endpoints)
+        with self._lock:
+            first, last = self.first_census, self.last_census
+        # a user's app: its endpoints are not our scenarios', so every origin of a kind counts
+        names = [r.name for r in self.resources]
+        origins = origins_of(names, last, first, scoped=False) if last is not None else {}
+        verdict = AppVerdict(app, self.source, data, decisions, endpoints, origins)
         start = float(times[0]) if len(times) else 0.0
         window = Window(start, float(times[-1]) if len(times) else start, self.step)
         return CheckResult(self.source, window, self.resources, [verdict])

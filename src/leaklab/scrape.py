@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from leaklab.verdict.origins import Census
+
 TIMEOUT = 2.0
 START_TIME = "process_start_time_seconds"  # a new value: the process restarted
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
@@ -96,3 +98,16 @@ def metric_names(text: str) -> set[str]:
         return {name for name, _labels, _value in _samples(text)}
     except ValueError as exc:
         raise ScrapeError(f"not Prometheus text: {exc}") from None
+
+
+def census(texts: Iterable[str]) -> Census:
+    """Where the live objects were made, summed over the scrapes of every URL (replicas add
+    up); empty when no target exports leaklab_live_objects / leaklab_allocated_bytes."""
+    found = Census()
+    try:
+        for text in texts:
+            for name, labels, value in _samples(text):
+                found.add_sample(name, labels, value)
+    except ValueError as exc:
+        raise ScrapeError(f"not Prometheus text: {exc}") from None
+    return found

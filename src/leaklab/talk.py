@@ -43,7 +43,7 @@ from leaklab.story import (
     told_only,
     warm_after,
 )
-from leaklab.verdict.display import LiveFigures, reason_lines, verdict_table
+from leaklab.verdict.display import LiveFigures, origin_sentences, reason_lines, verdict_table
 from leaklab.verdict.query import contract
 from leaklab.verdict.stats import Verdict
 
@@ -171,6 +171,8 @@ class Talk:
         result = for_scenarios(run.decide(self.prometheus, STACK_APPS), self.scenarios)
         shown = told_only(result, self.scenarios)  # the story's; check.json keeps them all
         self.console.print(verdict_table(shown))
+        for line in origin_sentences(shown):  # each LEAK: the line that made its objects
+            self.console.print(line, highlight=False)
         for line in reason_lines(shown, only=Verdict.UNDECIDED):
             self.console.print(line)
         self.console.print(

@@ -86,7 +86,7 @@ def print_holdings(
 def print_reasons(result: CheckResult) -> None:
     from leaklab.verdict.display import endpoint_lines, reason_lines
 
-    for line in [*reason_lines(result), *endpoint_lines(result)]:
+    for line in [*reason_lines(result, origins=True), *endpoint_lines(result)]:
         console.print(line, highlight=False)
 
 

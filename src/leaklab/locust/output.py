@@ -1,4 +1,5 @@
-"""The verdicts at the end of a run: the table and each LEAK's endpoint, the JSON, the report."""
+"""The verdicts at the end of a run: the table, each LEAK's endpoint and origin, the JSON, the
+report."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from rich.console import Console
 
 from leaklab.verdict.check import CheckResult
-from leaklab.verdict.display import endpoint_lines, verdict_table
+from leaklab.verdict.display import endpoint_lines, origin_lines, verdict_table
 from leaklab.watch.options import LeakOptions
 
 log = logging.getLogger("leaklab")
@@ -16,7 +17,7 @@ log = logging.getLogger("leaklab")
 def show(result: CheckResult, options: LeakOptions | None) -> None:
     console = Console(width=120)
     console.print(verdict_table(result))
-    for line in endpoint_lines(result):
+    for line in [*endpoint_lines(result), *origin_lines(result)]:
         console.print(line, highlight=False)
     if options is None:
         return

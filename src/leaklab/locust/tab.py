@@ -16,6 +16,7 @@ from flask import Response, request
 from locust.env import Environment
 
 from leaklab.verdict.check import CheckResult
+from leaklab.verdict.origins import origin_line
 from leaklab.verdict.stats import Verdict
 
 if TYPE_CHECKING:
@@ -26,9 +27,12 @@ REFRESH = 2.0
 
 
 def rows(result: CheckResult | None, waiting: str) -> list[dict[str, str]]:
-    """One row per resource: verdict, growth per 1,000 requests, the endpoint behind it."""
+    """One row per resource: verdict, growth per 1,000 requests, the endpoint behind it, and
+    for a LEAK where its objects were made (when the target exports origins)."""
     if result is None:
-        return [{"resource": waiting, "verdict": "-", "growth": "-", "endpoint": "-"}]
+        return [
+            {"resource": waiting, "verdict": "-", "growth": "-", "endpoint": "-", "origin": "-"}
+        ]
     units = {r.name: r for r in result.resources}
     out = []
     for app in result.apps:
@@ -36,12 +40,14 @@ def rows(result: CheckResult | None, waiting: str) -> list[dict[str, str]]:
             divisor, unit = units[name].scale
             growth = f"{d.fit.slope_per_1k / divisor:+.3g} {unit}" if d.fit else "-"
             leaking = [e.name for e in app.endpoints.get(name, []) if e.verdict is Verdict.LEAK]
+            made = app.origins.get(name) if d.verdict is Verdict.LEAK else None
             out.append(
                 {
                     "resource": name,
                     "verdict": d.verdict.value,
                     "growth": growth,
                     "endpoint": ", ".join(leaking) or "-",
+                    "origin": origin_line(made[0]) if made else "-",
                 }
             )
     return out
@@ -85,6 +91,7 @@ def install(environment: Environment, plugin: Plugin) -> None:
                 {"key": "verdict", "title": "Verdict"},
                 {"key": "growth", "title": "Growth per 1,000 requests"},
                 {"key": "endpoint", "title": "Leaking endpoint"},
+                {"key": "origin", "title": "Where its objects were made"},
             ],
         }
     ]

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from leaklab.scenarios.catalog import CATALOG
 from leaklab.scenarios.model import (
+    ALLOCATED_BYTES,
     API_REQUESTS,
     EXHAUSTED,
     FDS,
+    LIVE_OBJECTS,
     LOAD_USERS,
+    OBJECT_KINDS,
     PREFIX,
     PROCESS_LIMITS,
     RESETS,
@@ -31,6 +34,7 @@ from leaklab.scenarios.model import (
     Leak,
     Line,
     MiB,
+    OriginSource,
     Registry,
     Request,
     Scenario,
@@ -43,11 +47,14 @@ from leaklab.scenarios.servers import POSTGRESQL, REDIS, REDIS_PUBSUB, UPSTREAM_
 SCENARIOS = Registry([*ORIGINAL, *CATALOG])
 
 __all__ = [
+    "ALLOCATED_BYTES",
     "API_REQUESTS",
     "CATALOG",
     "EXHAUSTED",
     "FDS",
+    "LIVE_OBJECTS",
     "LOAD_USERS",
+    "OBJECT_KINDS",
     "ORIGINAL",
     "POSTGRESQL",
     "PREFIX",
@@ -69,6 +76,7 @@ __all__ = [
     "Leak",
     "Line",
     "MiB",
+    "OriginSource",
     "Registry",
     "Request",
     "Scenario",

@@ -77,6 +77,33 @@ class ServerTruth:
         )
 
 
+# The kinds of objects whose origins a probed app exports, `leaklab_live_objects{kind}`
+# (the interface with leaklab.probe, docs/design.md): a resource names those that make it.
+OBJECT_KINDS = (
+    "pg_connection",  # psycopg2 / psycopg 3 connect, pool getconn, a SQLAlchemy checkout
+    "redis_connection",  # redis-py connect / pool get_connection, pub/sub included
+    "redis_pool",
+    "thread",
+    "socket",  # requests/urllib3 and httpx connections
+    "file",  # open()
+    "sqlalchemy_engine",
+    "http_session",
+    "logger",
+    "exit_hook",  # atexit.register
+)
+
+
+@dataclass(frozen=True)
+class OriginSource:
+    """Where a resource's origins are read: the live objects of `kinds` (or, for memory,
+    the allocation sites' bytes), made at `endpoint` only (a scenario's own; None: any)."""
+
+    kinds: tuple[str, ...] = ()
+    allocations: bool = False
+    endpoint: str | None = None
+    unit: str = "objects"  # what an origin counts: the resource's unit, or bytes
+
+
 @dataclass(frozen=True)
 class Leak:
     """One resource a scenario leaks, as the verdict judges it."""
@@ -99,6 +126,21 @@ class Leak:
     noise_multiple: float = 0.0
     noise_grain: float = 0.0  # the least growth over the run that can count (memory: an arena)
     short: str = ""  # a narrow column's heading; the title if empty
+    # the kinds of objects that make it (OBJECT_KINDS): where they were made is its origin
+    objects: tuple[str, ...] = ()
+    allocations: bool = False  # its origins are allocation sites (leaklab_allocated_bytes)
+
+    def __post_init__(self) -> None:
+        unknown = [kind for kind in self.objects if kind not in OBJECT_KINDS]
+        if unknown:
+            raise ValueError(f"{self.resource}: unknown object kinds {unknown}")
+
+    def origins(self, endpoint: str | None = None) -> OriginSource | None:
+        """Where its origins are read (endpoint: only those made there); None: nowhere."""
+        if not self.objects and not self.allocations:
+            return None
+        unit = "bytes" if self.allocations else self.unit
+        return OriginSource(self.objects, self.allocations, endpoint, unit)
 
     @property
     def heading(self) -> str:
@@ -269,6 +311,20 @@ class Registry:
         names = [r for leak in self.contract() for r in leak.exhausted]
         return list(dict.fromkeys(names))
 
+    def origins(self, resource: str, scoped: bool = True) -> OriginSource | None:
+        """Where a resource's origins are read, by its verdict name (None: not a resource
+        the registry knows, or one no object kind makes). Scoped: a scenario's own leak
+        counts only objects made at its endpoint (another scenario may make the same kind);
+        a process-wide resource counts them all."""
+        for scenario in self.scenarios:
+            for leak in scenario.leaks:
+                if leak.resource == resource:
+                    return leak.origins(scenario.endpoint if scoped else None)
+        for leak in (RSS, FDS, THREADS):
+            if leak.resource == resource:
+                return leak.origins()
+        return None
+
     def register(self, scenario: Scenario) -> None:
         if scenario.name in self.names():
             raise ValueError(f"scenario {scenario.name!r} is registered already")
@@ -293,6 +349,10 @@ WORKER_UPSTREAM_SOCKETS = Gauge(
 )
 RESETS = Gauge("worker_resets", "Resets (POST /admin/reset) each live worker has carried out")
 EXHAUSTED = metric("exhausted")  # a counter: leaklab_exhausted_total{resource}
+# where live objects were made, by kind, origin ("path:line function") and endpoint
+LIVE_OBJECTS = metric("live_objects")
+# memory's origins: bytes still live per allocation site and endpoint (a tracemalloc window)
+ALLOCATED_BYTES = metric("allocated_bytes")
 API_REQUESTS = 'flask_http_request_duration_seconds_count{path=~"/api/.+"}'
 LOAD_USERS = "locust_users"
 
@@ -315,9 +375,26 @@ RSS = Leak(
     # 25 s run of the fixed app grew 85 KiB over 100 requests after its warm-up (850 B per
     # request, "LEAK" at 64 B): less than 256 KiB over the requests fitted is never a leak
     noise_grain=256 * KiB,
+    allocations=True,
 )
 # Limits of the whole process: once one is reached every endpoint answers 503, so each of
 # its resources stops growing (saturated) whichever scenario's leak reached the limit.
 PROCESS_LIMITS = ("worker_open_files", "worker_threads")
-FDS = Leak("fds", "Open files", "fds", 4.0, WORKER_FDS, exhausted=("worker_open_files",))
-THREADS = Leak("threads", "Threads", "threads", 1.0, WORKER_THREADS, exhausted=("worker_threads",))
+FDS = Leak(
+    "fds",
+    "Open files",
+    "fds",
+    4.0,
+    WORKER_FDS,
+    exhausted=("worker_open_files",),
+    objects=("file", "socket", "pg_connection", "redis_connection"),
+)
+THREADS = Leak(
+    "threads",
+    "Threads",
+    "threads",
+    1.0,
+    WORKER_THREADS,
+    exhausted=("worker_threads",),
+    objects=("thread",),
+)

@@ -13,12 +13,15 @@ import numpy as np
 
 from leaklab.exit_codes import ExitCode
 from leaklab.verdict.endpoints import EndpointGrowth, attribute, by_refusals
+from leaklab.verdict.origins import Census, Origin, origins_of
 from leaklab.verdict.query import (
     REQUESTS,
     AppData,
     Prometheus,
+    QueryError,
     Resource,
     Window,
+    census_at,
     contract,
     read_app,
     refusals_by_path,
@@ -36,6 +39,8 @@ class AppVerdict:
     decisions: dict[str, Decision] = field(default_factory=dict)
     # per resource, each endpoint's growth per request (when per-endpoint counts are known)
     endpoints: dict[str, list[EndpointGrowth]] = field(default_factory=dict)
+    # per resource, where its live objects were made (only when the app exports origins)
+    origins: dict[str, list[Origin]] = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
@@ -90,6 +95,11 @@ class CheckResult:
                             **(
                                 {"endpoints": [e.to_json() for e in app.endpoints[name]]}
                                 if name in app.endpoints
+                                else {}
+                            ),
+                            **(
+                                {"origins": [o.to_json() for o in app.origins[name]]}
+                                if name in app.origins
                                 else {}
                             ),
                         }
@@ -148,8 +158,23 @@ def run_check(
             if decision.verdict is Verdict.LEAK and decision.saturated_at is not None:
                 data.refusals[resource.name] = refusals_by_path(prom, matchers, resource, window)
         endpoints = endpoints_of(data, decisions, resources)
-        verdicts.append(AppVerdict(name, matchers, data, decisions, endpoints))
+        origins = read_origins(prom, matchers, window, [r.name for r in resources])
+        verdicts.append(AppVerdict(name, matchers, data, decisions, endpoints, origins))
     return CheckResult(prometheus_url, window, resources, verdicts)
+
+
+def read_origins(
+    prom: Prometheus, matchers: str, window: Window, names: list[str]
+) -> dict[str, list[Origin]]:
+    """Per resource, where the app's live objects were made: the census at the window's end
+    against the one at its start ({} when the app exports none, or they cannot be read: the
+    verdict stands without them)."""
+    try:
+        end = census_at(prom, matchers, window.end)
+        start = census_at(prom, matchers, window.start) if end.exported else Census()
+    except QueryError:
+        return {}
+    return origins_of(names, end, start)
 
 
 def endpoints_of(

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from types import TracebackType
 
+import numpy as np
 import requests
 from rich.console import Console
 from rich.live import Live
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from leaklab.scenarios import API_REQUESTS, SCENARIOS, WORKER_RSS, MiB, Scenario
 from leaklab.verdict.check import CheckResult
+from leaklab.verdict.origins import origin_line, sentence
 from leaklab.verdict.stats import Verdict
 
 STYLE = {Verdict.LEAK: "bold red", Verdict.NO_LEAK: "bold green", Verdict.UNDECIDED: "bold yellow"}
@@ -92,13 +94,53 @@ class LiveFigures:
                 live.update(self._table())
 
 
-def reason_lines(result: CheckResult, only: Verdict | None = None) -> list[str]:
-    """One line per app and resource saying why (only those with the verdict `only`)."""
+def reason_lines(
+    result: CheckResult, only: Verdict | None = None, origins: bool = False
+) -> list[str]:
+    """One line per app and resource saying why (only those with the verdict `only`); with
+    origins, under each LEAK the line where its objects were made (when the app says)."""
+    lines = []
+    for app in result.apps:
+        for name, decision in app.decisions.items():
+            if only is not None and decision.verdict is not only:
+                continue
+            said = "" if only is None else f"{only.value}, "
+            lines.append(f"  {app.name} {name}: {said}{decision.reason}")
+            top = app.origins.get(name)
+            if origins and top and decision.verdict is Verdict.LEAK:
+                lines.append(f"    {origin_line(top[0])}")
+    return lines
+
+
+def origin_sentences(result: CheckResult) -> list[str]:
+    """Per LEAK whose app exports origins, the talk's sentence: "leaky PostgreSQL connections:
+    LEAK, 93 open, 93 made at services/webapp/leaky.py:22 in ConnectionPerRequest.acquire,
+    via GET /api/database"."""
+    titles = {leak.resource: leak.title for leak in SCENARIOS.contract()}
+    units = {r.name: r.unit for r in result.resources}
+    lines = []
+    for app in result.apps:
+        for name, decision in app.decisions.items():
+            found = app.origins.get(name)
+            if decision.verdict is not Verdict.LEAK or not found:
+                continue
+            values = np.asarray(app.data.resources[name].values, dtype=float)
+            seen = values[np.isfinite(values)]
+            held = float(seen[-1]) if len(seen) else None
+            title = titles.get(name, name)
+            said = sentence(title, decision.verdict.value, held, units[name], found[0])
+            lines.append(f"  {app.name} {said}")
+    return lines
+
+
+def origin_lines(result: CheckResult) -> list[str]:
+    """Per LEAK whose app exports origins, where its objects were made: "  target fds: LEAK,
+    made at app.py:12 in export, via /export (40 open)"."""
     return [
-        f"  {app.name} {name}: {'' if only is None else f'{only.value}, '}{decision.reason}"
+        f"  {app.name} {name}: LEAK, {origin_line(app.origins[name][0])}"
         for app in result.apps
         for name, decision in app.decisions.items()
-        if only is None or decision.verdict is only
+        if decision.verdict is Verdict.LEAK and app.origins.get(name)
     ]
 
 

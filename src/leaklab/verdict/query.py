@@ -10,7 +10,8 @@ import numpy as np
 import requests
 
 from leaklab import scenarios
-from leaklab.scenarios import SCENARIOS, Leak, MiB
+from leaklab.scenarios import ALLOCATED_BYTES, LIVE_OBJECTS, SCENARIOS, Leak, MiB
+from leaklab.verdict.origins import Census
 from leaklab.verdict.stats import LEGAL, Rules, Series
 
 
@@ -121,20 +122,27 @@ class AppData:
 
 
 class Prometheus:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
 
     def range(self, expr: str, window: Window) -> list[dict[str, Any]]:
+        return self._get(
+            "query_range",
+            expr,
+            start=str(window.start),
+            end=str(window.end),
+            step=str(window.step),
+        )
+
+    def instant(self, expr: str, at: float) -> list[dict[str, Any]]:
+        """The expression's series at one time (each with `metric` and `value`)."""
+        return self._get("query", expr, time=str(at))
+
+    def _get(self, api: str, expr: str, **params: str) -> list[dict[str, Any]]:
         try:
             response = requests.get(
-                f"{self.url}/api/v1/query_range",
-                params={
-                    "query": expr,
-                    "start": str(window.start),
-                    "end": str(window.end),
-                    "step": str(window.step),
-                },
-                timeout=30,
+                f"{self.url}/api/v1/{api}", params={"query": expr, **params}, timeout=self.timeout
             )
         except requests.RequestException as exc:
             raise QueryError(
@@ -294,3 +302,16 @@ def _endpoint_counts(prom: Prometheus, selector: str, window: Window) -> dict[st
         if len(named) >= 2 or (named and len(counters) == 1):  # one endpoint: it is that one
             return {value: np.nan_to_num(_cumulative(c), nan=0.0) for value, c in named.items()}
     return {}
+
+
+def census_at(prom: Prometheus, matchers: str, at: float) -> Census:
+    """What the app says is live at one time, by where it was made (empty: no probe)."""
+    census = Census()
+    for metric, by in (
+        (LIVE_OBJECTS, "kind, origin, endpoint"),
+        (ALLOCATED_BYTES, "origin, endpoint"),
+    ):
+        for series in prom.instant(f"sum by ({by}) ({with_matchers(metric, matchers)})", at):
+            labels = {k: str(v) for k, v in series["metric"].items()}
+            census.add_sample(metric, labels, float(series["value"][1]))
+    return census

@@ -16,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 from matplotlib.axes import Axes
 
 from leaklab.verdict.check import AppVerdict, CheckResult
+from leaklab.verdict.origins import origin_line
 from leaklab.verdict.stats import Verdict
 
 COLOURS = {"leaky": "#d62728", "fixed": "#2ca02c"}
@@ -27,19 +28,23 @@ TEMPLATE = """<!doctype html>
  table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .3em .6em; }
  .LEAK { color: #d62728; font-weight: bold; } .NO_LEAK { color: #2ca02c; font-weight: bold; }
  .UNDECIDED { color: #b8860b; font-weight: bold; } img { max-width: 100%; }
+ .origins { font-size: 14px; } .origins div + div { color: #666; }
 </style></head><body>
 <h1>leaklab check</h1>
 <p>{{ window }} &middot; Prometheus {{ result.prometheus }}
 &middot; exit code {{ result.exit_code }}
 {% if locust_report %} &middot; <a href="{{ locust_report }}">Locust's report</a>{% endif %}</p>
 <table><tr><th>app</th><th>resource</th><th>verdict</th><th>growth per 1,000 requests</th>
-<th>95 % interval</th><th>requests</th><th>why</th></tr>
+<th>95 % interval</th><th>requests</th><th>why</th>
+{% if with_origins %}<th>where its objects were made (most growing first)</th>{% endif %}</tr>
 {% for app in result.apps %}{% for name, d in app.decisions.items() %}
 <tr><td>{{ app.name }}</td><td>{{ name }}</td>
 <td class="{{ d.verdict.name }}">{{ d.verdict.value }}</td>
 <td>{{ fmt(d.fit.slope_per_1k) if d.fit else "" }}</td>
 <td>{{ (fmt(d.fit.ci_low_per_1k) ~ " to " ~ fmt(d.fit.ci_high_per_1k)) if d.fit else "" }}</td>
-<td>{{ "%.0f"|format(d.requests) }}</td><td>{{ d.reason }}</td></tr>
+<td>{{ "%.0f"|format(d.requests) }}</td><td>{{ d.reason }}</td>
+{% if with_origins %}<td class="origins">{% for o in app.origins.get(name, []) %}
+<div>{{ origin_line(o) }}</div>{% endfor %}</td>{% endif %}</tr>
 {% endfor %}{% endfor %}</table>
 <p>Method: {{ method }}. Each plot shows the resource against cumulative requests; the line is
 the fitted growth after the warm-up (shaded), the band its 95 % interval, a dashed line where
@@ -155,6 +160,8 @@ def write_report(result: CheckResult, directory: Path, locust_report: Path | Non
         result=result,
         plots=plots,
         fmt=_fmt,
+        origin_line=origin_line,
+        with_origins=any(app.origins for app in result.apps),  # a user's app may have none
         method=method,
         window=f"{start} to {end}",
         locust_report=str(locust_report) if locust_report else None,

@@ -15,9 +15,18 @@ from collections.abc import Callable
 import requests
 
 from leaklab.recording import Recording
-from leaklab.scrape import START_TIME, ScrapeError, Selector, metric_names, read, scrape_text
+from leaklab.scrape import (
+    START_TIME,
+    ScrapeError,
+    Selector,
+    census,
+    metric_names,
+    read,
+    scrape_text,
+)
 from leaklab.verdict.known import known_metrics
-from leaklab.verdict.query import Resource, with_matchers
+from leaklab.verdict.origins import Census
+from leaklab.verdict.query import Prometheus, QueryError, Resource, census_at, with_matchers
 from leaklab.watch.options import LeakOptions
 
 log = logging.getLogger("leaklab")
@@ -81,7 +90,7 @@ class Watcher:
             if all(name in one for one in per_url):  # a replica without it: unknown, not 0
                 values[name] = sum(one[name] for one in per_url)
         started = tuple(one.get(START_TIME, 0.0) for one in per_url)
-        self.recording.add(at, counts, values, started if any(started) else ())
+        self.recording.add(at, counts, values, started if any(started) else (), census(texts))
 
     def _query(self, expr: str) -> list[dict[str, object]]:
         url = f"{self.options.prometheus}/api/v1/query"
@@ -111,7 +120,15 @@ class Watcher:
         except ScrapeError as exc:
             self._warn("prometheus", f"cannot read {exc}; that point is left out")
             return
-        self.recording.add(at, counts, values)
+        self.recording.add(at, counts, values, census=self._census(at))
+
+    def _census(self, at: float) -> Census | None:
+        """Where the target's live objects were made, from Prometheus (None: not read now)."""
+        try:
+            return census_at(Prometheus(self.options.prometheus, 5.0), self.options.selector, at)
+        except QueryError as exc:
+            self._warn("origins", f"cannot read the origins: {exc}")
+            return None
 
     def resources(self) -> tuple[Resource, ...]:
         return self.recording.resources if self.recording else ()
