@@ -27,7 +27,7 @@ class Fit:
     late_ci_high_per_1k: float
     warmup_until: float  # cumulative requests where the fit starts
     intercept: float  # value of the fit at requests = warmup_until (for plots)
-    slope_sd_per_1k: float = 0.0  # the bootstrap's standard deviation of the slope
+    slope_sd_per_1k: float = 0.0  # the slope's sd: the bootstrap's (a count's: at least rounding's)
     blocks: float = math.inf  # independent blocks in the residuals (points / block length)
     residual_sd: float = 0.0  # the residuals' robust spread about the line
     span_requests: float = 0.0  # requests fitted (after the warm-up, within segments)
@@ -96,14 +96,14 @@ def block_bootstrap(
     low, high = np.quantile(slopes, [tail, 1 - tail])
     # with few blocks the bootstrap's own spread is uncertain: the interval is at least
     # Student's t on the blocks times it (percentiles alone covered 1 KiB in 7 of 10)
-    sd = max(float(np.std(slopes)), resolution_sd(x, y, seg, block))
+    sd = float(np.std(slopes))
     half = float(student.isf(tail, max(n / block - 1, 1.0))) * sd
     return float(min(low, slope - half)), float(max(high, slope + half)), sd, block
 
 
 def resolution_sd(x: Array, y: Array, seg: NDArray[np.int64], block: int) -> float:
-    """The least a count's slope's standard deviation can be: what rounding to whole
-    numbers alone leaves. A count drifting by a unit now and then reads as a
+    """The least a count's slope's standard deviation can be when a LEAK is claimed: what
+    rounding to whole numbers alone leaves. A count drifting by a unit now and then reads as a
     clean staircase whose residuals, and so its bootstrap, are near zero: under the noise
     model that read a no-leak count LEAK in 3 of 300 series, 0 with this floor. Rounding a
     slowly moving figure errs alike for neighbouring points, hence the block."""

@@ -1,10 +1,9 @@
 """Decide whether one resource of one app leaks. Pure functions, no I/O.
 
-The resource is regressed on cumulative requests, not on time, so the verdict
-does not depend on how hard the load pushed. The slope is Theil–Sen (robust to
-allocator jumps and outliers), fitted within segments (a worker restart starts a
-new one), after trimming the warm-up; its 95 % interval comes from a moving-block
-bootstrap of the residuals, which keeps their autocorrelation. A LEAK needs the
+The resource is regressed on cumulative requests, not on time, so the verdict does not
+depend on how hard the load pushed. The slope is Theil–Sen (robust to allocator jumps and
+outliers), fitted within segments (a worker restart starts a new one), after trimming the
+warm-up; its 95 % interval comes from a moving-block bootstrap of the residuals. A LEAK needs the
 whole interval above the resource's threshold and the late half still growing,
 so a pool or a cache filling up to its cap is not one, and the lower bound at the
 current look's share of the false-alarm budget above it too (`sequential`): at most
@@ -28,6 +27,7 @@ from leaklab.verdict.slope import (
     block_bootstrap,
     block_bootstrap_ci,
     residual_spread,
+    resolution_sd,
     theil_sen,
     thin,
 )
@@ -393,7 +393,7 @@ def _fit(
         late_ci_high_per_1k=1000 * late_high,
         warmup_until=float(start),
         intercept=float(np.median(y - slope * (x - start))),
-        slope_sd_per_1k=1000 * sd,
+        slope_sd_per_1k=1000 * max(sd, resolution_sd(x, y, seg, block)),
         blocks=len(x) / block,
         residual_sd=residual_spread(x, y, seg, slope),
         span_requests=_served(x, seg),
