@@ -1,11 +1,12 @@
 """`leaklab talk` as the audience sees it: in a terminal of a projector's size (120x32, run
-by tmux), stepped through with Enter; each stage's screen holds its key lines, nothing
-scrolled off. And Ctrl-C in the middle of the load leaves the stack healthy: the talk after
-it starts clean (the second test is that talk).
+by tmux). Stepped through with Enter, Ctrl-C in the middle of the load leaves the stack
+healthy; the talk after it (`--auto`, the README's) starts clean, and each stage's screen
+holds its key lines, nothing scrolled off.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -133,48 +134,45 @@ def test_ctrl_c_during_the_load_leaves_the_stack_healthy(
     assert not port_in_use("127.0.0.1", term.web_port), "Locust stopped with the talk"
 
 
-def test_each_stage_fits_a_120x32_terminal(
+def test_talk_auto_fits_a_120x32_terminal_stage_by_stage(
     stack: NativeStack, state: RunState, terminal: Callable[..., Terminal]
 ) -> None:
-    term = terminal()
+    """The README's `leaklab talk --auto`, as the audience sees it (Enter between the stages:
+    the Ctrl-C test above steps through them)."""
+    term = terminal("--auto", "--pause", "3", "--climb", "4")
     # 1) one scenario a screen: its # LEAK: and # FIX: lines both on it, the title on top
     for leaky, fixed, leak, fix in (
         ("ConnectionPerRequest", "PooledConnections", "# LEAK: never closed", "# FIX: bounded"),
         ("ClientPerRequest", "SharedClient", "# LEAK: a client", "# FIX: one client"),
     ):
         screen = term.wait_for(
-            f"the slide of {leaky}", lambda s, c=leaky: c in s and "[Enter]" in s
+            f"the slide of {leaky}", lambda s, c=fixed, f=fix: f"fixed.py: {c}" in s and f in s
         )
         assert titled(1, screen), screen
-        assert f"fixed.py: {fixed}" in screen and leak in screen and fix in screen, screen
+        assert f"leaky.py: {leaky}" in screen and leak in screen, screen
         assert "Left, leaky:" in screen and "Right, fixed:" in screen
         assert "minconn" not in screen  # plumbing stays off the slide
-        term.press()
     # 2) the URLs, the stage layout first
-    screen = term.wait_for("stage 2", lambda s: "[Enter] 3)" in s)
-    assert titled(2, screen) and "/leaks?stage" in screen, screen
-    term.press()
+    screen = term.wait_for("stage 2", lambda s: titled(2, s) and "Prometheus" in s)
+    assert "/leaks?stage" in screen, screen
     # 3) the live figures, climbing
-    screen = term.wait_for("stage 3", lambda s: "load running" in s and "[Enter] 4)" in s)
-    assert titled(3, screen) and "leaky" in screen and "fixed" in screen, screen
-    term.press()
+    screen = term.wait_for("stage 3", lambda s: titled(3, s) and "load running" in s)
+    assert "leaky" in screen and "fixed" in screen, screen
     # 4) the leaky app at its limit: its 503, as JSON
-    screen = term.wait_for("stage 4", lambda s: "[Enter] 5)" in s)
-    assert titled(4, screen) and "postgresql_max_connections" in screen, screen
-    term.press()
+    screen = term.wait_for(
+        "stage 4", lambda s: titled(4, s) and "postgresql_max_connections" in s, timeout=180
+    )
     # 5) the verdicts of the story's resources, LEAK and NO LEAK
-    screen = term.wait_for("stage 5", lambda s: "[Enter] 6)" in s, timeout=180)
-    assert titled(5, screen), screen
-    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in screen.splitlines()]
-    rows = [c for c in cells if len(c) == 6 and c[0] in ("leaky", "fixed")]  # the verdicts'
-    verdicts = {(r[0], r[1]): r[2] for r in rows}
-    assert verdicts == {
+    expected = {
         ("leaky", "db_connections"): "LEAK",
         ("leaky", "redis_connections"): "LEAK",
         ("fixed", "db_connections"): "NO LEAK",
         ("fixed", "redis_connections"): "NO LEAK",
-    }, screen
-    term.press()
+    }
+    screen = term.wait_for(
+        "stage 5", lambda s: titled(5, s) and len(verdicts(s)) == len(expected), timeout=180
+    )
+    assert verdicts(screen) == expected, screen
     # 6) the reset: ready for the next talk
     screen = term.wait_for("stage 6", lambda s: "ready for the next run" in s, timeout=60)
     assert titled(6, screen), screen
@@ -182,9 +180,24 @@ def test_each_stage_fits_a_120x32_terminal(
     while term.exit_status() is None and time.monotonic() < deadline:
         time.sleep(0.3)
     assert term.exit_status() == 0, term.screen()
+    check = latest_check(stack)  # the verdicts as JSON, beside the run's Locust reports
+    assert check["schema"] == "leaklab.check/v1" and check["exit_code"] == 1
     leaky = holdings(stack.state, "leaky")
     assert (leaky.db_server, leaky.redis_server) == (0, 0)
     for screen in term.screens:  # every stage on one screen: none wider or taller
         lines = screen.splitlines()
         assert len(lines) <= LINES and max(map(len, lines)) <= COLUMNS
     assert not port_in_use("127.0.0.1", term.web_port), "Locust stopped with the talk"
+
+
+def latest_check(stack: NativeStack) -> dict[str, object]:
+    runs = sorted((stack.run_dir / "load").glob("*-talk"))
+    assert runs, "the talk keeps its Locust reports and verdict JSON"
+    body: dict[str, object] = json.loads((runs[-1] / "check.json").read_text())
+    return body
+
+
+def verdicts(screen: str) -> dict[tuple[str, str], str]:
+    """The verdict table's cells on a screen: (app, resource) -> verdict."""
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in screen.splitlines()]
+    return {(r[0], r[1]): r[2] for r in cells if len(r) == 6 and r[0] in ("leaky", "fixed")}
