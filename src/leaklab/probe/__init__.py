@@ -60,8 +60,12 @@ class Probe:
 
     def install(self) -> None:
         hooks.registry = self.registry
-        for library in (hooks_std, hooks_db, hooks_redis, hooks_http):
-            library.install()
+        self.registry.enabled = False  # what importing the libraries makes is not the app's
+        try:
+            for library in (hooks_std, hooks_db, hooks_redis, hooks_http):
+                library.install()
+        finally:
+            self.registry.enabled = True
         if not self.multiprocess:
             self.collector = ProbeCollector(self.registry, self.windows)
             REGISTRY.register(self.collector)
@@ -182,7 +186,7 @@ def _metrics(probe: Probe, start_response: StartResponse) -> list[bytes]:
     if probe.multiprocess:
         probe.publish()
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(registry)
         body = generate_latest(registry)
     else:
         body = generate_latest(REGISTRY)

@@ -39,7 +39,11 @@ _LIVE = Gauge(
     registry=None,
 )
 _ALLOCATED = Gauge(
-    ALLOCATED_BYTES, ALLOCATED_HELP, ["origin", "endpoint"], multiprocess_mode="livesum", registry=None
+    ALLOCATED_BYTES,
+    ALLOCATED_HELP,
+    ["origin", "endpoint"],
+    multiprocess_mode="livesum",
+    registry=None,
 )
 _WINDOW: list[Gauge] = []  # made at the first window: absent until one has run
 
@@ -101,5 +105,6 @@ class Publisher:
             _ALLOCATED.labels(*labels).set(held)
         self._allocated = set(rows)
         if not _WINDOW:
-            _WINDOW.append(Gauge(WINDOW_SECONDS, WINDOW_HELP, multiprocess_mode="livemax", registry=None))
+            gauge = Gauge(WINDOW_SECONDS, WINDOW_HELP, multiprocess_mode="livemax", registry=None)
+            _WINDOW.append(gauge)
         _WINDOW[0].set(window.seconds)

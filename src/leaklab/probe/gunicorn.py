@@ -23,6 +23,6 @@ def post_worker_init(worker: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     if multiprocess():
-        from prometheus_client import multiprocess
+        from prometheus_client.multiprocess import mark_process_dead
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+        mark_process_dead(worker.pid)

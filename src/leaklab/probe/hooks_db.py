@@ -52,7 +52,7 @@ def _psycopg() -> None:
             hooks.registry.track(kinds.PG_CONNECTION, conn)
         return conn
 
-    psycopg.Connection.connect = classmethod(connect_recorded)  # type: ignore[assignment,method-assign]
+    psycopg.Connection.connect = classmethod(connect_recorded)
     if _installed("psycopg_pool"):
         import psycopg_pool
 

@@ -42,7 +42,8 @@ PG_POOL, HTTP_POOL, EXECUTOR = "pg_pool", "http_pool", "executor"
 
 def _unless_closed(obj: Any) -> bool | None:
     """psycopg2 (closed: 0 or more), psycopg 3, files, httpx: closed is for good."""
-    return None if getattr(obj, "closed", False) or getattr(obj, "is_closed", False) is True else True
+    closed = getattr(obj, "closed", False) or getattr(obj, "is_closed", False) is True
+    return None if closed else True
 
 
 def _connected(obj: Any) -> bool:

@@ -36,7 +36,7 @@ def within_requests(wsgi_app: WSGIApplication) -> WSGIApplication:
     """wsgi_app with each request's environ known to the probe while it runs."""
 
     def probed(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        token = _environ.set(environ)  # type: ignore[arg-type]
+        token = _environ.set(environ)
         try:
             return wsgi_app(environ, start_response)
         finally:
