@@ -20,6 +20,7 @@ from typing import Any
 from leaklab.probe.sites import Sites
 
 OTHER = "other"
+OTHER_KEY = (OTHER, "")
 LIMIT = 20  # origins per kind per process
 
 Key = tuple[str, str]  # (origin, endpoint)
@@ -97,9 +98,10 @@ class Registry:
 
     def _key(self, counts: dict[Key, int], key: Key) -> Key:
         """Bounded: a new pair past the kind's limit counts as other (lock held)."""
-        if key in counts or key[0] == OTHER or len(counts) < self.limit:
+        if key in counts or key[0] == OTHER:
             return key
-        return (OTHER, "")
+        named = len(counts) - (OTHER_KEY in counts)
+        return key if named < self.limit else OTHER_KEY
 
     def _add(self, counts: dict[Key, int], record: Record, key: Key) -> None:
         record.key = self._key(counts, key)
@@ -229,10 +231,11 @@ def _strong(obj: object) -> Callable[[], object]:
 
 
 def _bounded(counts: Counter[Key], limit: int) -> Counter[Key]:
-    """The `limit` largest pairs, the rest summed under other (owners add their own keys)."""
-    if len(counts) <= limit:
+    """The `limit` largest pairs and other, the rest summed under it (an idle pooled object
+    shows its owner's pair, which its own kind has not bounded)."""
+    if len(counts) - (OTHER_KEY in counts) <= limit:
         return counts
-    ranked = counts.most_common()
-    kept = Counter(dict(ranked[: limit - 1]))
-    kept[(OTHER, "")] += sum(n for _key, n in ranked[limit - 1 :])
+    ranked = [(key, n) for key, n in counts.most_common() if key != OTHER_KEY]
+    kept = Counter(dict(ranked[:limit]))
+    kept[OTHER_KEY] = counts.get(OTHER_KEY, 0) + sum(n for _key, n in ranked[limit:])
     return kept
