@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import requests
+from extra_app import ExtraAppFactory
 from prometheus_client.parser import text_string_to_metric_families
 
 from leaklab.burst import burst
@@ -127,3 +128,33 @@ def test_the_fixed_app_shows_its_pools_origins_bounded(stack: NativeStack, state
     after = live_objects(url)
     grown = {k: after[k] - before[k] for k in after if after[k] - before[k] >= 2 * N}
     assert not grown, grown
+
+
+def allocated(url: str) -> dict[str, float]:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return {
+        s.labels["origin"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "leaklab_allocated_bytes" and s.value > 0
+    }
+
+
+def test_a_memory_window_names_the_memos_and_the_exit_hooks_lines(
+    extra_app: ExtraAppFactory,
+) -> None:
+    memo, receipts = SCENARIOS.get("memo"), SCENARIOS.get("exit_hooks")
+    expected = {
+        line_of("leaky", "MemoPerTimestamp", "return price_sheet("),
+        line_of("leaky", "ExitHookPerRequest", "Receipt(order)"),
+    }
+    windows = {"LEAKLAB_PROBE_MEMORY_WINDOW": "1s", "LEAKLAB_PROBE_MEMORY_EVERY": "2s"}
+    with extra_app("leaky-windows", "leaky", workers=1, extra=windows) as app:
+        deadline = time.monotonic() + 15
+        sites: dict[str, float] = {}
+        while time.monotonic() < deadline and not expected <= set(sites):
+            burst(app.url, 40, concurrency=4, paths=[memo.endpoint, receipts.endpoint])
+            sites = allocated(app.url)
+    assert expected <= set(sites), sites
+    memo_bytes = sites[line_of("leaky", "MemoPerTimestamp", "return price_sheet(")]
+    assert memo_bytes >= 10 * 16384, sites  # a 16 KiB sheet kept per request
