@@ -5,6 +5,8 @@ alternating (so the machine's drift falls on all alike):
   off       LEAKLAB_PROBE=off
   on        the probe with its defaults (a 1 s tracemalloc window a minute, per worker)
   windows   the probe with a window every other second (1 s of 2): what a window costs
+Each copy's pools are smaller than the app's default (3 PostgreSQL, 1 SQLAlchemy per
+worker): the three share the fixed app's PostgreSQL role and its connection limit.
 Prints each one's throughput, p95 and app CPU per request (medians of the rounds), the
 ratios on/off (the target: >= 0.95) and what the default windows add, extrapolated from
 the `windows` copy. It starts its own native stack on free ports and stops it after.
@@ -43,7 +45,9 @@ def app_cpu(master_pid: int) -> float:
 
 
 def start(stack: NativeStack, name: str, extra: dict[str, str]) -> tuple[str, int]:
-    settings = replace(stack.settings, fixed_port=free_port())
+    # the three copies share the fixed app's PostgreSQL role: smaller pools, so all fit in
+    # its CONNECTION LIMIT (a copy refused connections would be measured failing, not slow)
+    settings = replace(stack.settings, fixed_port=free_port(), db_pool_max=3, tenant_pool_max=1)
     state = stack.state
     env = apps.app_env(
         "fixed",
@@ -53,6 +57,7 @@ def start(stack: NativeStack, name: str, extra: dict[str, str]) -> tuple[str, in
         apps.fresh_multiproc_dir(stack.run_dir, name),
         state.admin_token,
         {"LEAKLAB_APP_NAME": f"leaklab-{name}", **extra},
+        upstream_url=state.url("upstream"),
     )
     proc = apps.start_app(stack.run_dir, env, name)
     url = f"http://127.0.0.1:{settings.fixed_port}"

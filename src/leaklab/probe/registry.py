@@ -140,6 +140,12 @@ class Registry:
             return None
         key = (self.sites.here(depth + 1), self.endpoint())
         ident = id(obj)
+        known = self._records.get(ident)
+        if known is not None and known.kind == kind and known.ref() is obj:
+            with self._lock:  # seen before (a pool's checkout): no new weak reference
+                if self._records.get(ident) is known:  # not dropped meanwhile
+                    self._update(known, key, owner, checked_out)
+                    return known
         try:
             ref: Callable[[], Any] = _Ref(obj, self._on_dead)
             ref.ident = ident  # type: ignore[attr-defined]
@@ -150,22 +156,27 @@ class Registry:
         with self._lock:
             if self._dead:
                 self._reap()
-            counts = self._counts(kind)
             record = self._records.get(ident)
             if record is not None and record.ref() is obj and record.kind == kind:
-                if record.key != key:
-                    self._remove(counts, record)
-                    self._add(counts, record, key)
-            else:
-                if record is not None:
-                    self._drop(ident, record)  # a dead object's id, reused
-                record = Record(kind, ref, key)
-                self._add(counts, record, key)
-                self._records[ident] = record
-            if owner is not None:
-                record.owner = owner
-            record.checked_out = checked_out
+                self._update(record, key, owner, checked_out)
+                return record
+            if record is not None:
+                self._drop(ident, record)  # a dead object's id, reused
+            record = Record(kind, ref, key)
+            self._add(self._counts(kind), record, key)
+            self._records[ident] = record
+            record.owner, record.checked_out = owner, checked_out
             return record
+
+    def _update(self, record: Record, key: Key, owner: Record | None, checked_out: bool) -> None:
+        """Re-attribute a known record (lock held)."""
+        if record.key != key:
+            counts = self._counts(record.kind)
+            self._remove(counts, record)
+            self._add(counts, record, key)
+        if owner is not None:
+            record.owner = owner
+        record.checked_out = checked_out
 
     def find(self, obj: object) -> Record | None:
         record = self._records.get(id(obj))

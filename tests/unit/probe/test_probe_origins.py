@@ -232,3 +232,21 @@ def test_off_leaves_the_app_alone() -> None:
 
     assert probe.middleware(app, settings=ProbeSettings(enabled=False)) is app
     assert probe.current() is None
+
+
+def test_the_middleware_serves_metrics_for_an_app_without_them(
+    probed: probe.Probe, tmp_path: Path
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise AssertionError("the app is not asked for /metrics")
+
+    handle = open(tmp_path / "g.log", "a")  # noqa: SIM115
+    statuses: list[str] = []
+    body = b"".join(
+        probe.middleware(app, metrics_path="/metrics")(
+            {"PATH_INFO": "/metrics"}, lambda status, headers: statuses.append(status)
+        )
+    )
+    handle.close()
+    assert statuses == ["200 OK"]
+    assert b'leaklab_live_objects{endpoint="",kind="file"' in body
