@@ -25,6 +25,7 @@ ME = "test_probe_connections.py"
 
 @pytest.fixture
 def probed() -> Iterator[probe.Probe]:
+    probe.disable()  # an app built by an earlier test enabled it with its own root
     enabled = probe.enable(str(HERE), settings=ProbeSettings(memory_window=0))
     assert enabled is not None
     try:
