@@ -31,10 +31,11 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 INTERNAL_ERROR = "internal server error: the app log has the details"
-# leaklab.probe: origins relative to the repository; the helpers both variants share are
-# passed over, so an origin names the leaky.py or fixed.py line that called them
-REPOSITORY = Path(__file__).resolve().parents[2]
-HELPERS = ("services/webapp/resources.py", "services/webapp/work.py", "services/webapp/counting.py")
+# leaklab.probe: this package is application code shown as services/webapp/, wherever it
+# is installed (the image: site-packages); the helpers both variants share are passed over,
+# so an origin names the leaky.py or fixed.py line that called them
+PACKAGE = Path(__file__).resolve().parent
+HELPERS = tuple(str(PACKAGE / name) for name in ("resources.py", "work.py", "counting.py"))
 
 
 def path(request: Request) -> str:
@@ -98,7 +99,9 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     app = Flask(__name__)
     # first: the strategies' pools, made next, are recorded too
-    app.wsgi_app = probe.middleware(app.wsgi_app, str(REPOSITORY), HELPERS)  # type: ignore[method-assign,assignment]
+    app.wsgi_app = probe.middleware(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, skip=HELPERS, packages={str(PACKAGE): "services/webapp"}
+    )
     app.config.update(
         LEAKLAB=settings,
         VARIANT=settings.variant,

@@ -20,7 +20,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY
@@ -44,9 +44,15 @@ TICK_SECONDS = 1.0  # how often a worker writes its counts in multiprocess mode
 class Probe:
     """The process's probe: its registry of live objects, memory windows and exporter."""
 
-    def __init__(self, settings: ProbeSettings, root: str, skip: Iterable[str]) -> None:
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        root: str,
+        skip: Iterable[str],
+        packages: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
-        self.sites = Sites(Classifier.of(root or settings.root, skip))
+        self.sites = Sites(Classifier.of(root or settings.root, skip, packages))
         self.registry = Registry(self.sites, endpoint, kinds.LIVENESS)
         self.windows = MemoryWindows(
             self.sites, settings.memory_window, settings.memory_every, settings.memory_frames
@@ -112,13 +118,17 @@ _enabling = threading.Lock()
 
 
 def enable(
-    root: str = "", skip: Iterable[str] = (), settings: ProbeSettings | None = None
+    root: str = "",
+    skip: Iterable[str] = (),
+    settings: ProbeSettings | None = None,
+    packages: Mapping[str, str] | None = None,
 ) -> Probe | None:
     """Install the probe in this process, once (None when LEAKLAB_PROBE=off).
 
     root: origins' paths are relative to it (default LEAKLAB_PROBE_ROOT, else the working
-    directory). skip: helper modules (paths, relative to root) whose frames are passed
-    over, so the origin is their caller's line.
+    directory). skip: helper modules (paths, absolute or relative to root) whose frames are
+    passed over, so the origin is their caller's line. packages: directories of application
+    code wherever installed (site-packages too), each with the prefix its paths show.
     """
     global _probe
     settings = settings or ProbeSettings.from_env(os.environ)
@@ -126,7 +136,7 @@ def enable(
         return None
     with _enabling:
         if _probe is None:
-            _probe = Probe(settings, root, skip)
+            _probe = Probe(settings, root, skip, packages)
             _probe.install()
     _probe.ensure_thread()
     return _probe
@@ -159,13 +169,14 @@ def middleware(
     skip: Iterable[str] = (),
     settings: ProbeSettings | None = None,
     metrics_path: str | None = None,
+    packages: Mapping[str, str] | None = None,
 ) -> WSGIApplication:
     """wsgi_app with the probe enabled and each request's endpoint known to it.
 
     metrics_path: also answer that path with the default registry's metrics (for an app
     without a /metrics of its own; multiprocess mode reads PROMETHEUS_MULTIPROC_DIR).
     """
-    probe = enable(root, skip, settings)
+    probe = enable(root, skip, settings, packages)
     if probe is None:
         return wsgi_app
     probed = within_requests(wsgi_app)

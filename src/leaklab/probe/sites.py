@@ -14,7 +14,7 @@ import os
 import sys
 import sysconfig
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import CodeType, FrameType
 
@@ -51,12 +51,17 @@ class Classifier:
 
     root: str
     skip: tuple[str, ...] = ()  # helper modules' paths (absolute, or relative to root)
+    # application code wherever it is installed (site-packages too): (directory, shown as)
+    packages: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, root: str = "", skip: Iterable[str] = ()) -> Classifier:
+    def of(
+        cls, root: str = "", skip: Iterable[str] = (), packages: Mapping[str, str] | None = None
+    ) -> Classifier:
         base = os.path.abspath(root or os.getcwd())
         helpers = tuple(os.path.abspath(os.path.join(base, s)) for s in skip)
-        return cls(base, helpers)
+        dirs = tuple((os.path.abspath(d), shown) for d, shown in (packages or {}).items())
+        return cls(base, helpers, dirs)
 
     def classify(self, filename: str) -> tuple[int, str]:
         """The file's rank (APP, LIBRARY, STDLIB, OURS) and the path an origin shows."""
@@ -65,6 +70,10 @@ class Classifier:
         path = os.path.abspath(filename)
         if _under(path, _PROBE_DIR):
             return OURS, path
+        for directory, shown in self.packages:
+            if _under(path, directory):
+                rank = LIBRARY if any(_under(path, h) for h in self.skip) else APP
+                return rank, os.path.join(shown, os.path.relpath(path, directory))
         for directory in _library_dirs():
             if _under(path, directory):
                 return LIBRARY, os.path.relpath(path, directory)

@@ -6,6 +6,7 @@ import atexit
 import gc
 import logging
 import pathlib
+import sysconfig
 import threading
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from leaklab import probe
 from leaklab.probe.memory import MemoryWindows
 from leaklab.probe.registry import OTHER, Key
-from leaklab.probe.sites import Classifier, Sites
+from leaklab.probe.sites import APP, LIBRARY, Classifier, Sites
 from leaklab.settings import ProbeSettings, SettingsError
 
 HERE = Path(__file__).resolve().parent
@@ -250,3 +251,12 @@ def test_the_middleware_serves_metrics_for_an_app_without_them(
     handle.close()
     assert statuses == ["200 OK"]
     assert b'leaklab_live_objects{endpoint="",kind="file"' in body
+
+
+def test_an_app_installed_in_site_packages_is_still_the_apps_code() -> None:
+    installed = Path(sysconfig.get_paths()["purelib"]) / "shop"
+    plain = Classifier.of(str(HERE))
+    assert plain.classify(str(installed / "views.py")) == (LIBRARY, "shop/views.py")
+    declared = Classifier.of(str(HERE), [str(installed / "db.py")], {str(installed): "src/shop"})
+    assert declared.classify(str(installed / "views.py")) == (APP, "src/shop/views.py")
+    assert declared.classify(str(installed / "db.py"))[0] == LIBRARY  # a helper: passed over
