@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from leaklab import probe
 from leaklab.scenarios import SCENARIOS, Scenario
 from leaklab.settings import AppSettings
 
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 INTERNAL_ERROR = "internal server error: the app log has the details"
+# leaklab.probe: this package is application code shown as services/webapp/, wherever it
+# is installed (the image: site-packages); the helpers both variants share are passed over,
+# so an origin names the leaky.py or fixed.py line that called them
+PACKAGE = Path(__file__).resolve().parent
+HELPERS = tuple(str(PACKAGE / name) for name in ("resources.py", "work.py", "counting.py"))
 
 
 def path(request: Request) -> str:
@@ -91,6 +98,10 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     scenarios = list(SCENARIOS)
 
     app = Flask(__name__)
+    # first: the strategies' pools, made next, are recorded too
+    app.wsgi_app = probe.middleware(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, skip=HELPERS, packages={str(PACKAGE): "services/webapp"}
+    )
     app.config.update(
         LEAKLAB=settings,
         VARIANT=settings.variant,

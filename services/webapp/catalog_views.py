@@ -104,9 +104,8 @@ def notify() -> Response:
     strategy = cast(Subscriptions, _strategy("pubsub"))
     _fd_headroom()
     with translate_limits():
-        pubsub = strategy.client().pubsub(ignore_subscribe_messages=True)
+        pubsub = strategy.subscribe(channel)
         try:
-            pubsub.subscribe(channel)
             strategy.client().publish(channel, f"order {order} shipped")
             message = _first_message(pubsub)
         finally:

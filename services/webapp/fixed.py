@@ -32,6 +32,7 @@ from webapp.resources import (
     pg_pool_connections,
     redis_pool_connections,
     sqlalchemy_url,
+    subscribed,
 )
 from webapp.work import ORDER_LOGGER, Receipt, drain, exports_dir, order_log, price_sheet
 
@@ -235,6 +236,9 @@ class ClosedSubscriptions:
         )
         self._client = redis.Redis(connection_pool=pool)
         self._fill = FillOnce(pool.get_connection, pool.release, PUBSUB_CONNECTIONS)
+
+    def subscribe(self, channel: str) -> PubSub:
+        return subscribed(self.client(), channel)
 
     def client(self) -> redis.Redis:
         self._fill()

@@ -30,6 +30,7 @@ from webapp.resources import (
     pg_connect,
     redis_pool_connections,
     sqlalchemy_url,
+    subscribed,
 )
 from webapp.work import (
     ORDER_LOGGER,
@@ -212,6 +213,9 @@ class SubscriptionPerRequest:
 
     def __init__(self, url: str, name: str, pool_max: int) -> None:
         self._client = redis.Redis.from_url(url, client_name=f"{name}-pubsub")
+
+    def subscribe(self, channel: str) -> PubSub:
+        return subscribed(self._client, channel)
 
     def client(self) -> redis.Redis:
         return self._client

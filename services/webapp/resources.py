@@ -99,8 +99,9 @@ class Receipts(Strategy, Protocol):
 
 
 class Subscriptions(Strategy, Protocol):
-    """The client a request subscribes and publishes with, and what happens after."""
+    """A request's subscription, the client it publishes with, and what happens after."""
 
+    def subscribe(self, channel: str) -> PubSub: ...
     def client(self) -> redis.Redis: ...
     def done(self, pubsub: PubSub) -> None: ...
 
@@ -287,6 +288,17 @@ def redis_pool_connections(pool: redis.ConnectionPool) -> int:
         free = list(pool._get_free_connections())
         in_use = list(pool._get_in_use_connections())
     return len(free) + len(in_use)
+
+
+def subscribed(client: redis.Redis, channel: str) -> PubSub:
+    """A pub/sub on the channel: it holds a connection of the client's pool until closed."""
+    pubsub: PubSub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(channel)
+    except BaseException:
+        pubsub.close()
+        raise
+    return pubsub
 
 
 def pg_pool_connections(pool: psycopg2.pool.AbstractConnectionPool) -> tuple[int, int]:

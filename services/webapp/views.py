@@ -17,6 +17,7 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 
+from leaklab import probe
 from leaklab.settings import AppSettings
 from webapp import metrics
 from webapp.resources import (
@@ -169,6 +170,7 @@ def metrics_view() -> Response:
     resources = current_resources()
     if not resources.metrics:
         raise NotFound(f"metrics are off ({AppSettings.variable('metrics')}=off)")
+    probe.publish()  # this worker's live objects, fresh (the others write theirs each second)
     body = metrics.exposition(
         resources.multiproc_dir,
         current_app.config["METRICS_REGISTRY"],

@@ -3,6 +3,7 @@ tests and bench/plugin.py. One worker, so prometheus_client's process metrics ar
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,16 +17,26 @@ from leaklab.stack.process import free_port, wait_until_ready
 HERE = Path(__file__).resolve().parent
 
 
-def start(log: Path, name: str = "target") -> tuple[subprocess.Popen[bytes], str]:
-    """Start it, wait until it answers; the process (the caller stops it) and its URL."""
+def start(
+    log: Path,
+    name: str = "target",
+    app: str = "target_app:app",
+    options: tuple[str, ...] = ("--workers", "1"),
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start it, wait until it answers; the process (the caller stops it) and its URL.
+
+    app, options, env: another app (probed_app.py), Gunicorn's options, its environment.
+    """
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket"]
-            + ["--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}", "target_app:app"],
+            [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", *options]
+            + ["--threads", "8", "--bind", f"127.0.0.1:{port}", app],
             cwd=HERE,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:

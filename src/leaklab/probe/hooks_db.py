@@ -1,0 +1,155 @@
+"""PostgreSQL: psycopg2 connects and pool checkouts, psycopg 3, SQLAlchemy engines and
+their pools' checkouts. Each only if the library is installed."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from leaklab.probe import kinds
+from leaklab.probe.patching import hooks, patch
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install() -> None:
+    if _installed("psycopg2"):
+        _psycopg2()
+    if _installed("psycopg"):
+        _psycopg()
+    if _installed("sqlalchemy"):
+        _sqlalchemy()
+
+
+def _psycopg2() -> None:
+    import psycopg2
+    import psycopg2.pool
+
+    # psycopg2.connect calls the module's _connect: patched there, `from psycopg2 import
+    # connect` made before enable() is recorded too (and so are pools' and SQLAlchemy's)
+    patch(psycopg2, "_connect", _made(kinds.PG_CONNECTION))
+    pool = psycopg2.pool.AbstractConnectionPool
+    patch(pool, "__init__", _pool_init(kinds.PG_POOL))
+    patch(pool, "_connect", _pool_made)
+    patch(pool, "_getconn", _checked_out(kinds.PG_CONNECTION))
+    patch(pool, "_putconn", _checked_in)
+
+
+def _psycopg() -> None:
+    import psycopg
+
+    connect = psycopg.Connection.__dict__["connect"].__func__
+
+    def connect_recorded(cls: type, *args: Any, **kwargs: Any) -> Any:
+        conn = connect(cls, *args, **kwargs)
+        if hooks.registry is not None:
+            hooks.registry.track(kinds.PG_CONNECTION, conn)
+        return conn
+
+    psycopg.Connection.connect = classmethod(connect_recorded)
+    if _installed("psycopg_pool"):
+        import psycopg_pool
+
+        patch(psycopg_pool.ConnectionPool, "__init__", _pool_init(kinds.PG_POOL))
+        patch(psycopg_pool.ConnectionPool, "getconn", _checked_out(kinds.PG_CONNECTION))
+        patch(psycopg_pool.ConnectionPool, "putconn", _checked_in)
+
+
+def _made(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def made(*args: Any, **kwargs: Any) -> Any:
+            obj = original(*args, **kwargs)
+            if hooks.registry is not None:
+                hooks.registry.track(kind, obj)
+            return obj
+
+        return made
+
+    return wrap
+
+
+def _pool_init(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Recorded before the pool's own __init__ runs: the connections it opens are its."""
+
+    def wrap(original: Callable[..., None]) -> Callable[..., None]:
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            if hooks.registry is not None:
+                hooks.registry.track(kind, self)
+            original(self, *args, **kwargs)
+
+        return init
+
+    return wrap
+
+
+def _pool_made(original: Callable[..., Any]) -> Callable[..., Any]:
+    def made(self: Any, *args: Any, **kwargs: Any) -> Any:
+        conn = original(self, *args, **kwargs)
+        registry = hooks.registry
+        if registry is not None:
+            record = registry.find(conn)
+            if record is not None:
+                record.owner = registry.find(self)
+        return conn
+
+    return made
+
+
+def _checked_out(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def checkout(self: Any, *args: Any, **kwargs: Any) -> Any:
+            conn = original(self, *args, **kwargs)
+            registry = hooks.registry
+            if registry is not None and conn is not None:
+                registry.checkout(kind, conn, owner=registry.find(self))
+            return conn
+
+        return checkout
+
+    return wrap
+
+
+def _checked_in(original: Callable[..., Any]) -> Callable[..., Any]:
+    def checkin(self: Any, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        if hooks.registry is not None:
+            hooks.registry.checkin(conn)
+        return original(self, conn, *args, **kwargs)
+
+    return checkin
+
+
+def _sqlalchemy() -> None:
+    from sqlalchemy.engine import Engine
+
+    patch(Engine, "__init__", _engine_init)
+
+
+def _engine_init(original: Callable[..., None]) -> Callable[..., None]:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        registry = hooks.registry
+        if registry is None:
+            return
+        record = registry.track(kinds.SQLALCHEMY_ENGINE, self)
+        if record is None or self.dialect.name != "postgresql":
+            return
+        from sqlalchemy import event
+
+        def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            if hooks.registry is not None:
+                hooks.registry.checkout(kinds.PG_CONNECTION, dbapi_connection, owner=record)
+
+        def checkin(dbapi_connection: Any, _record: Any) -> None:
+            if hooks.registry is not None and dbapi_connection is not None:
+                hooks.registry.checkin(dbapi_connection)
+
+        event.listen(self, "checkout", checkout)
+        event.listen(self, "checkin", checkin)
+
+    return init

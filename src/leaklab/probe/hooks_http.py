@@ -1,0 +1,126 @@
+"""HTTP clients: requests.Session and httpx.Client where they are made, and their sockets
+(urllib3's, httpcore's). A socket idle in a session's pool is shown at the session's
+origin; one in use, where the request was sent from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from leaklab.probe import kinds
+from leaklab.probe.hooks_db import _installed
+from leaklab.probe.patching import context, hooks, patch
+
+
+def install() -> None:
+    if _installed("requests"):
+        import requests
+
+        patch(requests.Session, "__init__", _made_session)
+        patch(requests.Session, "send", _within_session)
+        patch(requests.Session, "close", _closed)
+    if _installed("urllib3"):
+        from urllib3.connectionpool import HTTPConnectionPool
+
+        patch(HTTPConnectionPool, "__init__", _pool_init)
+        patch(HTTPConnectionPool, "_new_conn", _new_conn)
+        patch(HTTPConnectionPool, "_get_conn", _get_conn)
+        patch(HTTPConnectionPool, "_put_conn", _put_conn)
+    if _installed("httpx"):
+        import httpx
+
+        patch(httpx.Client, "__init__", _made_session)
+        patch(httpx.Client, "send", _within_session)
+    if _installed("httpcore"):
+        import httpcore
+
+        patch(httpcore.HTTPConnection, "__init__", _httpcore_connection)
+
+
+def _made_session(original: Callable[..., None]) -> Callable[..., None]:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        outer, context.session = context.session, self  # its pools, made now, are its
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            context.session = outer
+        if hooks.registry is not None:
+            hooks.registry.track(kinds.HTTP_SESSION, self)
+
+    return init
+
+
+def _within_session(original: Callable[..., Any]) -> Callable[..., Any]:
+    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        outer, context.session = context.session, self
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            context.session = outer
+
+    return send
+
+
+def _closed(original: Callable[..., None]) -> Callable[..., None]:
+    def close(self: Any) -> None:
+        original(self)
+        if hooks.registry is not None:
+            hooks.registry.close(self)
+
+    return close
+
+
+def _owner() -> Any:
+    registry = hooks.registry
+    return registry.find(context.session) if registry and context.session is not None else None
+
+
+def _pool_init(original: Callable[..., None]) -> Callable[..., None]:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if hooks.registry is not None:
+            hooks.registry.track(kinds.HTTP_POOL, self, owner=_owner())
+
+    return init
+
+
+def _new_conn(original: Callable[..., Any]) -> Callable[..., Any]:
+    def new_conn(self: Any) -> Any:
+        conn = original(self)
+        registry = hooks.registry
+        if registry is not None:
+            registry.track(kinds.SOCKET, conn, owner=registry.find(self))
+        return conn
+
+    return new_conn
+
+
+def _get_conn(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_conn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        conn = original(self, *args, **kwargs)
+        registry = hooks.registry
+        if registry is not None and conn is not None:
+            registry.checkout(kinds.SOCKET, conn, owner=registry.find(self))
+        return conn
+
+    return get_conn
+
+
+def _put_conn(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_conn(self: Any, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        if hooks.registry is not None and conn is not None:
+            hooks.registry.checkin(conn)
+        return original(self, conn, *args, **kwargs)
+
+    return put_conn
+
+
+def _httpcore_connection(original: Callable[..., None]) -> Callable[..., None]:
+    """httpcore's connection (httpx's socket): shown at the client's origin."""
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if hooks.registry is not None:
+            hooks.registry.track(kinds.SOCKET, self, owner=_owner())
+
+    return init
