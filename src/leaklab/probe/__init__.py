@@ -86,8 +86,10 @@ class Probe:
             self._thread_pid = os.getpid()
             if not (self.multiprocess or self.settings.memory_window):
                 return
-            # workers start together: their windows are spread over the period
-            first = random.uniform(0.1, 0.5) * self.settings.memory_every
+            # the first window soon after the worker starts: its one-time cost to RSS (the
+            # allocator keeps tracemalloc's freed tables, ~1.5 MiB) lands before a measured
+            # run's warm-up ends, not in its window; workers spread over a few seconds
+            first = min(random.uniform(1.0, 4.0), self.settings.memory_every)
             self.windows.schedule(time.monotonic(), first)
             thread = threading.Thread(target=self._run, name="leaklab-probe", daemon=True)
             hooks_std.start_untracked(thread)

@@ -140,6 +140,8 @@ class Leak:
         if not self.objects and not self.allocations:
             return None
         unit = "bytes" if self.allocations else self.unit
+        if self.allocations:  # memory sites carry no endpoint: tracemalloc cannot know it
+            endpoint = None
         return OriginSource(self.objects, self.allocations, endpoint, unit)
 
     @property

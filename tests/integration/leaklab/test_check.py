@@ -103,6 +103,25 @@ def test_leaky_leaks_fixed_does_not_and_the_exit_code_says_so(
     assert named == ["/api/database"], leaky["resources"]["db_connections"]["endpoints"]
 
 
+def test_every_leak_names_the_line_of_its_leaky_class(
+    checked: tuple[subprocess.CompletedProcess[str], dict[str, Any], Path],
+) -> None:
+    result, data, _ = checked
+    leaky, fixed = data["apps"]["leaky"], data["apps"]["fixed"]
+    for scenario in SCENARIOS:
+        cls = scenario.leaky.rsplit(":", 1)[1]  # "webapp.leaky:ConnectionPerRequest"
+        for resource in scenario.resources:
+            origins = leaky["resources"][resource].get("origins")
+            assert origins, (resource, leaky["resources"][resource])
+            where = origins[0]["where"]  # services/webapp/leaky.py:57 ConnectionPerRequest.acquire
+            assert where.startswith("services/webapp/leaky.py:"), (resource, origins)
+            assert where.split(" ", 1)[1].startswith(f"{cls}."), (resource, origins)
+            assert f"at {where.split(' ', 1)[0]} in {cls}." in result.stdout, result.stdout
+    # the fixed app's are there too, bounded, and none of them is in leaky.py
+    fds = fixed["resources"]["fds"]["origins"]
+    assert fds and len(fds) <= 5 and all("leaky.py" not in o["where"] for o in fds), fds
+
+
 def test_the_json_follows_its_schema(
     checked: tuple[subprocess.CompletedProcess[str], dict[str, Any], Path],
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 from target_server import start
+from test_probed_app import files_line
 
 from leaklab.paths import REPO
 from leaklab.stack.process import free_port
@@ -35,6 +36,7 @@ SCHEMA = json.loads((REPO / "docs" / "check.schema.json").read_text())
 class Case:
     paths: str
     extra: tuple[str, ...] = ()
+    app: str = "target_app:app"
 
 
 CASES = {
@@ -42,6 +44,8 @@ CASES = {
     "steady": Case("/steady"),
     "cached": Case("/cached"),  # a bounded cache: fills, then plateaus
     "distributed": Case("/memory", ("--processes", "2")),
+    # leaklab.probe's one line in the app (probed_app.py): the verdict names the line
+    "probed": Case("/files,/steady", app="probed_app:create()"),
 }
 
 
@@ -61,7 +65,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     apps, locusts = [], {}
     try:
         for name, case in CASES.items():
-            proc, url = start(tmp / f"{name}-app.log", name)
+            proc, url = start(tmp / f"{name}-app.log", name, case.app)
             apps.append(proc)
             argv = [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--host", url]
             argv += ["--headless", "-u", "20", "-r", "20", "-t", RUN_TIME, "--only-summary"]
@@ -107,6 +111,20 @@ def test_an_fd_leak_is_named_at_one_fd_per_call(runs: dict[str, Run]) -> None:
     assert by_name["/files"]["verdict"] == "LEAK"
     assert abs(by_name["/files"]["growth_per_request"] - 1) <= 0.25, by_name["/files"]
     assert by_name["/steady"]["verdict"] != "LEAK" and by_name["/memory"]["verdict"] != "LEAK", fds
+
+
+def test_with_the_probe_the_fd_leak_names_the_line_that_opens_the_files(
+    runs: dict[str, Run],
+) -> None:
+    run = runs["probed"]
+    assert run.code == 4, run.output[-3000:]
+    jsonschema.validate(run.result, SCHEMA)
+    fds = run.resource("fds")
+    assert fds["verdict"] == "LEAK", fds
+    top = fds["origins"][0]
+    assert (top["where"], top["endpoint"]) == (files_line(), "/files"), fds["origins"]
+    assert top["count"] > 100 and top["growth"] > 100, top
+    assert f"target fds: LEAK, made at {files_line().split()[0]}" in run.output, run.output[-3000:]
 
 
 def test_a_steady_app_passes(runs: dict[str, Run]) -> None:
