@@ -37,3 +37,13 @@ def test_each_contract_metric_name_is_spelled_in_the_registry_only() -> None:
         and (found := sorted(w for w in words if re.search(rf"\b{re.escape(w)}\b", p.read_text())))
     }
     assert spelled == {}
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by their base name (rootdir mode, no __init__.py below
+    tests/): two files of one name stop the whole suite at collection."""
+    seen: dict[str, list[str]] = {}
+    for path in _python_files("tests"):
+        if path.name.startswith("test_"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

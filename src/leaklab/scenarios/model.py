@@ -1,8 +1,7 @@
 """What a scenario is: its leaks, gauges, charts and request; the registry that holds them.
 
-Also the figures every app has whatever its scenarios (RSS, fds, threads), judged beside
-the scenarios' own. Classes and views are named as "module:attribute" strings, imported
-only by the app.
+Also the figures every app has whatever its scenarios (RSS, fds, threads), judged beside the
+scenarios' own. Classes and views are "module:attribute" strings, imported only by the app.
 """
 
 from __future__ import annotations
@@ -139,10 +138,9 @@ class Leak:
         """Where its origins are read (endpoint: only those made there); None: nowhere."""
         if not self.objects and not self.allocations:
             return None
-        unit = "bytes" if self.allocations else self.unit
         if self.allocations:  # memory sites carry no endpoint: tracemalloc cannot know it
-            endpoint = None
-        return OriginSource(self.objects, self.allocations, endpoint, unit)
+            return OriginSource(self.objects, True, None, "bytes")
+        return OriginSource(self.objects, False, endpoint, self.unit)
 
     @property
     def heading(self) -> str:
