@@ -42,7 +42,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return run(env, "demo", "--run-time", "20s")
+    return run(env, "demo", "--run-time", "15s")
 
 
 def _row(output: str, first_cell: str, after: str = "What each app holds now") -> list[str]:

@@ -125,7 +125,8 @@ def test_ctrl_c_during_the_load_leaves_the_stack_healthy(
     deadline = time.monotonic() + 30
     while term.exit_status() is None and time.monotonic() < deadline:
         time.sleep(0.3)
-    assert term.exit_status() == 2, term.screen()  # INTERRUPTED
+    status = term.exit_status()
+    assert status == 2, (status, term.screen())  # INTERRUPTED
     assert "Traceback" not in term.screen()
     leaky = holdings(stack.state, "leaky")
     assert (leaky.db_server, leaky.redis_server) == (0, 0)  # emptied, not left at its limit
@@ -139,7 +140,7 @@ def test_talk_auto_fits_a_120x32_terminal_stage_by_stage(
 ) -> None:
     """The README's `leaklab talk --auto`, as the audience sees it (Enter between the stages:
     the Ctrl-C test above steps through them)."""
-    term = terminal("--auto", "--pause", "3", "--climb", "4")
+    term = terminal("--auto", "--pause", "2", "--climb", "4")
     # 1) one scenario a screen: its # LEAK: and # FIX: lines both on it, the title on top
     for leaky, fixed, leak, fix in (
         ("ConnectionPerRequest", "PooledConnections", "# LEAK: never closed", "# FIX: bounded"),

@@ -217,7 +217,7 @@ def test_probe_settings_name_the_variable() -> None:
     for env, named in [
         ({"LEAKLAB_PROBE": "0"}, "LEAKLAB_PROBE must be 'on' or 'off'"),
         ({"LEAKLAB_PROBE_MEMORY_WINDOW": "soon"}, "LEAKLAB_PROBE_MEMORY_WINDOW must be"),
-        ({"LEAKLAB_PROBE_MEMORY_EVERY": "1s"}, "LEAKLAB_PROBE_MEMORY_EVERY must be at least"),
+        ({"LEAKLAB_PROBE_MEMORY_EVERY": "600ms"}, "LEAKLAB_PROBE_MEMORY_EVERY must be at least"),
     ]:
         try:
             ProbeSettings.from_env(env)
