@@ -242,7 +242,7 @@ def rss_replays(
         "(the same at every rate)"
     )
     watched = sum(first_leak_at(Series(x, 40 * 2**20 + n), rules) is not None for n in noises)
-    as_is = first_leak_at(recorded, rules) is not None
+    as_is = first_leak_at(Series(recorded.requests[ok], y), rules) is not None
     print(
         f"   nothing injected, watched continuously: {watched}/{replays} replays ever LEAK; "
         f"the recording as it is: ever LEAK {as_is}, at its end "

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 _environ: ContextVar[dict[str, Any] | None] = ContextVar("leaklab_probe_environ", default=None)
 SEGMENTS = 2
+_served = [0]  # requests begun in this process (a race may lose one: it only paces windows)
+
+
+def served() -> int:
+    """About how many requests this process has begun serving through the middleware."""
+    return _served[0]
 
 
 def endpoint() -> str:
@@ -36,6 +42,7 @@ def within_requests(wsgi_app: WSGIApplication) -> WSGIApplication:
     """wsgi_app with each request's environ known to the probe while it runs."""
 
     def probed(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        _served[0] += 1
         token = _environ.set(environ)
         try:
             return wsgi_app(environ, start_response)

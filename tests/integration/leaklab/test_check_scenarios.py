@@ -3,7 +3,8 @@ leaky is LEAK on the scenario's resources and on no other scenario's, fixed neve
 
 One scenario stands for the catalog here (the suite's time is shared): memo, a memory leak
 to tell from the fix's cache that fills and plateaus (the hardest to tell in a short run).
-Every scenario gets the same verdicts, one run each, from bench/catalog.py (README, "The scenarios"); tests/integration/webapp/test_catalog.py checks
+Every scenario gets the same verdicts, one run each, from
+bench/catalog.py (README, "The scenarios"); tests/integration/webapp/test_catalog.py checks
 each one's climb, server-side truth, bound, reset and 503; test_check.py all at once."""
 
 from __future__ import annotations
