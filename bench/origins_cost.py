@@ -3,7 +3,7 @@
 Three copies of the fixed app on one private stack, the same Locust load at each in turn,
 alternating (so the machine's drift falls on all alike):
   off       LEAKLAB_PROBE=off
-  on        the probe with its defaults (a 1 s tracemalloc window a minute, per worker)
+  on        the probe with its defaults (a 0.5 s tracemalloc window every 20 s, per worker)
   windows   the probe with a window every other second (1 s of 2): what a window costs
 Each copy's pools are smaller than the app's default (3 PostgreSQL, 1 SQLAlchemy per
 worker): the three share the fixed app's PostgreSQL role and its connection limit.
@@ -135,8 +135,8 @@ def main() -> None:
             window_cost = max(0.0, 1 - win["rps"] / on["rps"]) / 0.5  # during a window
             print(
                 f"  a window costs {window_cost:.0%} of throughput while it runs (from the "
-                f"copy windowing half the time); the default {defaults.memory_window:.0f} s "
-                f"every {defaults.memory_every:.0f} s: {window_cost * duty:.1%} on average"
+                f"copy windowing half the time); the default {defaults.memory_window:g} s "
+                f"every {defaults.memory_every:g} s: {window_cost * duty:.1%} on average"
             )
         finally:
             for _url, pid in copies.values():
