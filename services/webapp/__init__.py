@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 INTERNAL_ERROR = "internal server error: the app log has the details"
 # leaklab.probe: this package is application code shown as services/webapp/, wherever it
 # is installed (the image: site-packages); the helpers both variants share are passed over,
-# so an origin names the leaky.py or fixed.py line that called them
+# so an origin names the leaky.py or fixed.py line that called them; the metrics' own code
+# is no origin (a memory window named /metrics' figures the leaky app's RSS origin)
 PACKAGE = Path(__file__).resolve().parent
-HELPERS = tuple(str(PACKAGE / name) for name in ("resources.py", "work.py", "counting.py"))
+HELPERS = tuple(
+    str(PACKAGE / name)
+    for name in ("resources.py", "work.py", "counting.py", "metrics.py", "multiproc.py")
+)
 
 
 def path(request: Request) -> str:
