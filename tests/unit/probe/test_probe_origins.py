@@ -212,12 +212,15 @@ def test_a_memory_window_names_the_line_that_keeps_what_it_allocates() -> None:
 
 def test_probe_settings_name_the_variable() -> None:
     assert not ProbeSettings.from_env({"LEAKLAB_PROBE": "off"}).enabled
-    settings = ProbeSettings.from_env({"LEAKLAB_PROBE_MEMORY_WINDOW": "0"})
-    assert settings.memory_window == 0 and settings.enabled
+    settings = ProbeSettings.from_env({})
+    assert settings.memory_window == 0 and settings.enabled  # windows only when asked
     for env, named in [
         ({"LEAKLAB_PROBE": "0"}, "LEAKLAB_PROBE must be 'on' or 'off'"),
         ({"LEAKLAB_PROBE_MEMORY_WINDOW": "soon"}, "LEAKLAB_PROBE_MEMORY_WINDOW must be"),
-        ({"LEAKLAB_PROBE_MEMORY_EVERY": "600ms"}, "LEAKLAB_PROBE_MEMORY_EVERY must be at least"),
+        (
+            {"LEAKLAB_PROBE_MEMORY_WINDOW": "500ms", "LEAKLAB_PROBE_MEMORY_EVERY": "600ms"},
+            "LEAKLAB_PROBE_MEMORY_EVERY must be at least",
+        ),
     ]:
         try:
             ProbeSettings.from_env(env)
