@@ -3,27 +3,19 @@ their pools' checkouts. Each only if the library is installed."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 from leaklab.probe import kinds
-from leaklab.probe.patching import hooks, patch
-
-
-def _installed(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+from leaklab.probe.patching import checked_in, checked_out, hooks, installed, patch
 
 
 def install() -> None:
-    if _installed("psycopg2"):
+    if installed("psycopg2"):
         _psycopg2()
-    if _installed("psycopg"):
+    if installed("psycopg"):
         _psycopg()
-    if _installed("sqlalchemy"):
+    if installed("sqlalchemy"):
         _sqlalchemy()
 
 
@@ -37,8 +29,8 @@ def _psycopg2() -> None:
     pool = psycopg2.pool.AbstractConnectionPool
     patch(pool, "__init__", _pool_init(kinds.PG_POOL))
     patch(pool, "_connect", _pool_made)
-    patch(pool, "_getconn", _checked_out(kinds.PG_CONNECTION))
-    patch(pool, "_putconn", _checked_in)
+    patch(pool, "_getconn", checked_out(kinds.PG_CONNECTION))
+    patch(pool, "_putconn", checked_in)
 
 
 def _psycopg() -> None:
@@ -53,12 +45,12 @@ def _psycopg() -> None:
         return conn
 
     psycopg.Connection.connect = classmethod(connect_recorded)
-    if _installed("psycopg_pool"):
+    if installed("psycopg_pool"):
         import psycopg_pool
 
         patch(psycopg_pool.ConnectionPool, "__init__", _pool_init(kinds.PG_POOL))
-        patch(psycopg_pool.ConnectionPool, "getconn", _checked_out(kinds.PG_CONNECTION))
-        patch(psycopg_pool.ConnectionPool, "putconn", _checked_in)
+        patch(psycopg_pool.ConnectionPool, "getconn", checked_out(kinds.PG_CONNECTION))
+        patch(psycopg_pool.ConnectionPool, "putconn", checked_in)
 
 
 def _made(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -99,29 +91,6 @@ def _pool_made(original: Callable[..., Any]) -> Callable[..., Any]:
         return conn
 
     return made
-
-
-def _checked_out(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        def checkout(self: Any, *args: Any, **kwargs: Any) -> Any:
-            conn = original(self, *args, **kwargs)
-            registry = hooks.registry
-            if registry is not None and conn is not None:
-                registry.checkout(kind, conn, owner=registry.find(self))
-            return conn
-
-        return checkout
-
-    return wrap
-
-
-def _checked_in(original: Callable[..., Any]) -> Callable[..., Any]:
-    def checkin(self: Any, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        if hooks.registry is not None:
-            hooks.registry.checkin(conn)
-        return original(self, conn, *args, **kwargs)
-
-    return checkin
 
 
 def _sqlalchemy() -> None:

@@ -8,30 +8,29 @@ from collections.abc import Callable
 from typing import Any
 
 from leaklab.probe import kinds
-from leaklab.probe.hooks_db import _installed
-from leaklab.probe.patching import context, hooks, patch
+from leaklab.probe.patching import checked_in, checked_out, context, hooks, installed, patch
 
 
 def install() -> None:
-    if _installed("requests"):
+    if installed("requests"):
         import requests
 
         patch(requests.Session, "__init__", _made_session)
         patch(requests.Session, "send", _within_session)
         patch(requests.Session, "close", _closed)
-    if _installed("urllib3"):
+    if installed("urllib3"):
         from urllib3.connectionpool import HTTPConnectionPool
 
         patch(HTTPConnectionPool, "__init__", _pool_init)
         patch(HTTPConnectionPool, "_new_conn", _new_conn)
-        patch(HTTPConnectionPool, "_get_conn", _get_conn)
-        patch(HTTPConnectionPool, "_put_conn", _put_conn)
-    if _installed("httpx"):
+        patch(HTTPConnectionPool, "_get_conn", checked_out(kinds.SOCKET))
+        patch(HTTPConnectionPool, "_put_conn", checked_in)
+    if installed("httpx"):
         import httpx
 
         patch(httpx.Client, "__init__", _made_session)
         patch(httpx.Client, "send", _within_session)
-    if _installed("httpcore"):
+    if installed("httpcore"):
         import httpcore
 
         patch(httpcore.HTTPConnection, "__init__", _httpcore_connection)
@@ -93,26 +92,6 @@ def _new_conn(original: Callable[..., Any]) -> Callable[..., Any]:
         return conn
 
     return new_conn
-
-
-def _get_conn(original: Callable[..., Any]) -> Callable[..., Any]:
-    def get_conn(self: Any, *args: Any, **kwargs: Any) -> Any:
-        conn = original(self, *args, **kwargs)
-        registry = hooks.registry
-        if registry is not None and conn is not None:
-            registry.checkout(kinds.SOCKET, conn, owner=registry.find(self))
-        return conn
-
-    return get_conn
-
-
-def _put_conn(original: Callable[..., Any]) -> Callable[..., Any]:
-    def put_conn(self: Any, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        if hooks.registry is not None and conn is not None:
-            hooks.registry.checkin(conn)
-        return original(self, conn, *args, **kwargs)
-
-    return put_conn
 
 
 def _httpcore_connection(original: Callable[..., None]) -> Callable[..., None]:

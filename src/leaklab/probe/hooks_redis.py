@@ -7,21 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 from leaklab.probe import kinds
-from leaklab.probe.hooks_db import _installed
-from leaklab.probe.patching import hooks, patch
+from leaklab.probe.patching import checked_in, checked_out, hooks, installed, patch
 
 
 def install() -> None:
-    if not _installed("redis"):
+    if not installed("redis"):
         return
     from redis.connection import BlockingConnectionPool, ConnectionPool
 
     patch(ConnectionPool, "__init__", _pool_init)  # BlockingConnectionPool's calls it
     for pool in (ConnectionPool, BlockingConnectionPool):
         if "get_connection" in pool.__dict__:
-            patch(pool, "get_connection", _get_connection)
+            patch(pool, "get_connection", checked_out(kinds.REDIS_CONNECTION))
         if "release" in pool.__dict__:
-            patch(pool, "release", _release)
+            patch(pool, "release", checked_in)
 
 
 def _pool_init(original: Callable[..., None]) -> Callable[..., None]:
@@ -31,23 +30,3 @@ def _pool_init(original: Callable[..., None]) -> Callable[..., None]:
         original(self, *args, **kwargs)
 
     return init
-
-
-def _get_connection(original: Callable[..., Any]) -> Callable[..., Any]:
-    def get_connection(self: Any, *args: Any, **kwargs: Any) -> Any:
-        conn = original(self, *args, **kwargs)
-        registry = hooks.registry
-        if registry is not None:
-            registry.checkout(kinds.REDIS_CONNECTION, conn, owner=registry.find(self))
-        return conn
-
-    return get_connection
-
-
-def _release(original: Callable[..., Any]) -> Callable[..., Any]:
-    def release(self: Any, connection: Any, *args: Any, **kwargs: Any) -> Any:
-        if hooks.registry is not None:
-            hooks.registry.checkin(connection)
-        return original(self, connection, *args, **kwargs)
-
-    return release

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -51,3 +52,38 @@ class Hooks:
 
 
 hooks = Hooks()
+
+
+def installed(name: str) -> bool:
+    """Whether a library can be imported (its hooks are installed only then)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def checked_out(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A pool's checkout: the object is shown where it was checked out, until checked in."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def checkout(self: Any, *args: Any, **kwargs: Any) -> Any:
+            conn = original(self, *args, **kwargs)
+            registry = hooks.registry
+            if registry is not None and conn is not None:
+                registry.checkout(kind, conn, owner=registry.find(self))
+            return conn
+
+        return checkout
+
+    return wrap
+
+
+def checked_in(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A pool's check-in: the object is shown at its pool's origin again."""
+
+    def checkin(self: Any, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        if hooks.registry is not None and conn is not None:
+            hooks.registry.checkin(conn)
+        return original(self, conn, *args, **kwargs)
+
+    return checkin
