@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import psutil
@@ -29,7 +28,7 @@ import requests
 from leaklab.settings import AppSettings
 from leaklab.stack import NativeStack, apps
 from leaklab.stack.native import private_stack
-from leaklab.stack.process import free_port, stop, wait_until_ready
+from leaklab.stack.process import free_port, stop
 from leaklab.stack.state import RunState
 
 
@@ -96,22 +95,9 @@ def locust_run(
 def extra_app(
     stack: NativeStack, state: RunState, name: str, workers: int, metrics: bool
 ) -> tuple[str, int]:
-    settings = replace(stack.settings, fixed_port=free_port(), workers=workers)
-    env = apps.app_env(
-        "fixed",
-        settings,
-        state.url("postgres"),
-        state.url("redis"),
-        apps.fresh_multiproc_dir(stack.run_dir, name),
-        state.admin_token,
-        {AppSettings.variable("metrics"): "on" if metrics else "off"},
-    )
-    proc = apps.start_app(stack.run_dir, env, name)
-    url = f"http://127.0.0.1:{settings.fixed_port}"
-    wait_until_ready(
-        name, proc, partial(apps.is_ready, url), stack.run_dir / "logs" / f"{name}.log"
-    )
-    return url, proc.pid
+    settings = replace(stack.settings, workers=workers)
+    extra = {AppSettings.variable("metrics"): "on" if metrics else "off"}
+    return apps.start_fixed_copy(stack.run_dir, settings, state, name, extra)
 
 
 def timed_get(url: str) -> float:

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import psutil
@@ -31,7 +30,7 @@ import psutil
 from leaklab.settings import ProbeSettings
 from leaklab.stack import NativeStack, apps
 from leaklab.stack.native import private_stack
-from leaklab.stack.process import free_port, stop, wait_until_ready
+from leaklab.stack.process import free_port, stop
 
 COPIES = {
     "off": {"LEAKLAB_PROBE": "off"},
@@ -47,24 +46,9 @@ def app_cpu(master_pid: int) -> float:
 def start(stack: NativeStack, name: str, extra: dict[str, str]) -> tuple[str, int]:
     # the three copies share the fixed app's PostgreSQL role: smaller pools, so all fit in
     # its CONNECTION LIMIT (a copy refused connections would be measured failing, not slow)
-    settings = replace(stack.settings, fixed_port=free_port(), db_pool_max=3, tenant_pool_max=1)
-    state = stack.state
-    env = apps.app_env(
-        "fixed",
-        settings,
-        state.url("postgres"),
-        state.url("redis"),
-        apps.fresh_multiproc_dir(stack.run_dir, name),
-        state.admin_token,
-        {"LEAKLAB_APP_NAME": f"leaklab-{name}", **extra},
-        upstream_url=state.url("upstream"),
-    )
-    proc = apps.start_app(stack.run_dir, env, name)
-    url = f"http://127.0.0.1:{settings.fixed_port}"
-    wait_until_ready(
-        name, proc, partial(apps.is_ready, url), stack.run_dir / "logs" / f"{name}.log"
-    )
-    return url, proc.pid
+    settings = replace(stack.settings, db_pool_max=3, tenant_pool_max=1)
+    extra = {"LEAKLAB_APP_NAME": f"leaklab-{name}", **extra}
+    return apps.start_fixed_copy(stack.run_dir, settings, stack.state, name, extra)
 
 
 def load(run_dir: Path, url: str, seconds: int, users: int, master: int) -> dict[str, float]:

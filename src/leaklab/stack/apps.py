@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -14,7 +16,7 @@ import requests
 from leaklab.paths import GUNICORN_CONF
 from leaklab.settings import AppSettings, StackSettings
 from leaklab.stack.executor import Executor, Launched, Up
-from leaklab.stack.process import RUN_DIR_VAR, start
+from leaklab.stack.process import RUN_DIR_VAR, free_port, start, wait_until_ready
 from leaklab.stack.state import RunState
 
 # What the launcher decides for each app. The app's name, cache TTL, fd headroom and metrics
@@ -123,6 +125,28 @@ def start_app(run_dir: Path, env: dict[str, str], name: str) -> subprocess.Popen
 
 def is_ready(url: str) -> bool:
     return requests.get(f"{url}/ready", timeout=3).status_code == 200
+
+
+def start_fixed_copy(
+    run_dir: Path, settings: StackSettings, state: RunState, name: str, extra: dict[str, str]
+) -> tuple[str, int]:
+    """One more fixed app on the running stack's servers (benchmarks), on a free port, once
+    ready: its URL and its Gunicorn master's pid (the caller stops it)."""
+    settings = replace(settings, fixed_port=free_port())
+    env = app_env(
+        "fixed",
+        settings,
+        state.url("postgres"),
+        state.url("redis"),
+        fresh_multiproc_dir(run_dir, name),
+        state.admin_token,
+        extra,
+        upstream_url=state.services["upstream"].url if "upstream" in state.services else "",
+    )
+    proc = start_app(run_dir, env, name)
+    url = f"http://127.0.0.1:{settings.fixed_port}"
+    wait_until_ready(name, proc, partial(is_ready, url), run_dir / "logs" / f"{name}.log")
+    return url, proc.pid
 
 
 class AppServer(Executor):
