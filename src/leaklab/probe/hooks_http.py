@@ -21,7 +21,7 @@ def install() -> None:
     if installed("urllib3"):
         from urllib3.connectionpool import HTTPConnectionPool
 
-        patch(HTTPConnectionPool, "__init__", _pool_init)
+        patch(HTTPConnectionPool, "__init__", _made_within_session(kinds.HTTP_POOL))
         patch(HTTPConnectionPool, "_new_conn", _new_conn)
         patch(HTTPConnectionPool, "_get_conn", checked_out(kinds.SOCKET))
         patch(HTTPConnectionPool, "_put_conn", checked_in)
@@ -33,7 +33,7 @@ def install() -> None:
     if installed("httpcore"):
         import httpcore
 
-        patch(httpcore.HTTPConnection, "__init__", _httpcore_connection)
+        patch(httpcore.HTTPConnection, "__init__", _made_within_session(kinds.SOCKET))
 
 
 def _made_session(original: Callable[..., None]) -> Callable[..., None]:
@@ -74,13 +74,19 @@ def _owner() -> Any:
     return registry.find(context.session) if registry and context.session is not None else None
 
 
-def _pool_init(original: Callable[..., None]) -> Callable[..., None]:
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        if hooks.registry is not None:
-            hooks.registry.track(kinds.HTTP_POOL, self, owner=_owner())
+def _made_within_session(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """An object made while a session or client sends (a urllib3 pool, httpcore's
+    connection: httpx's socket): shown at the session's origin."""
 
-    return init
+    def wrap(original: Callable[..., None]) -> Callable[..., None]:
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            if hooks.registry is not None:
+                hooks.registry.track(kind, self, owner=_owner())
+
+        return init
+
+    return wrap
 
 
 def _new_conn(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,14 +98,3 @@ def _new_conn(original: Callable[..., Any]) -> Callable[..., Any]:
         return conn
 
     return new_conn
-
-
-def _httpcore_connection(original: Callable[..., None]) -> Callable[..., None]:
-    """httpcore's connection (httpx's socket): shown at the client's origin."""
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        if hooks.registry is not None:
-            hooks.registry.track(kinds.SOCKET, self, owner=_owner())
-
-    return init
