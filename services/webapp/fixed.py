@@ -163,7 +163,10 @@ class SharedSession:
 
     def __init__(self, url: str) -> None:
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=HTTP_SOCKETS, pool_block=True)
+        # max_retries: once more for a GET on a kept-alive socket the upstream just closed
+        adapter = HTTPAdapter(
+            pool_connections=1, pool_maxsize=HTTP_SOCKETS, pool_block=True, max_retries=1
+        )
         self._session.mount("http://", adapter)  # FIX: one session, at most HTTP_SOCKETS
         health = f"{url}/health"
         self._fill = FillOnce(lambda: self._session.get(health, stream=True), drain, HTTP_SOCKETS)
