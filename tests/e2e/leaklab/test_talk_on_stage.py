@@ -144,7 +144,7 @@ def test_talk_auto_fits_a_120x32_terminal_stage_by_stage(
 ) -> None:
     """The README's `leaklab talk --auto`, as the audience sees it (Enter between the stages:
     the Ctrl-C test above steps through them)."""
-    term = terminal("--auto", "--pause", "2", "--climb", "4")
+    term = terminal("--auto", "--pause", "3", "--climb", "4")
     # 1) one scenario a screen: its # LEAK: and # FIX: lines both on it, the title on top
     for leaky, fixed, leak, fix in (
         ("ConnectionPerRequest", "PooledConnections", "# LEAK: never closed", "# FIX: bounded"),
