@@ -104,7 +104,10 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app = Flask(__name__)
     # first: the strategies' pools, made next, are recorded too
     app.wsgi_app = probe.middleware(  # type: ignore[method-assign,assignment]
-        app.wsgi_app, skip=HELPERS, packages={str(PACKAGE): "services/webapp"}
+        app.wsgi_app,
+        skip=HELPERS,
+        packages={str(PACKAGE): "services/webapp"},
+        token=settings.admin_token,  # POST /leaklab/memory-window: check, after a memory LEAK
     )
     app.config.update(
         LEAKLAB=settings,

@@ -292,6 +292,7 @@ class ProbeSettings:
     memory_window: float = 0.0  # seconds; 0: no memory windows (the default)
     memory_every: float = 20.0
     memory_frames: int = 8  # frames tracemalloc keeps: enough to get past helpers
+    token: str = ""  # what POST /leaklab/memory-window must carry ("": that endpoint is off)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProbeSettings:
@@ -308,6 +309,7 @@ class ProbeSettings:
             memory_window=window,
             memory_every=every,
             memory_frames=_int(env, "LEAKLAB_PROBE_MEMORY_FRAMES", 8, minimum=1),
+            token=env.get("LEAKLAB_PROBE_TOKEN", "").strip(),
         )
 
 

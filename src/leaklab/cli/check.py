@@ -79,7 +79,25 @@ def drive_and_decide(
     if code != 0:
         err.print(f"[yellow]leaklab:[/yellow] Locust exited with {code}: see {out_dir}")
     result = run.decide(url, apps or STACK_APPS, resources, requests_selector or REQUESTS)
+    if apps is None or apps == STACK_APPS:
+        locate_memory(result, state, [s.endpoint for s in scenarios or SCENARIOS])
     return for_scenarios(result, list(scenarios) or list(SCENARIOS)), out_dir
+
+
+def locate_memory(result: CheckResult, state: RunState, paths: list[str]) -> None:
+    """After a memory LEAK in our apps: a memory window in each, under a short burst, names
+    where the memory was allocated (windows are off during the measured run)."""
+    from leaklab import memory_sites
+
+    todo = memory_sites.unlocated(result, paths)
+    if not todo:
+        return
+    console.print(
+        f"Memory LEAK in {', '.join(todo)}: {memory_sites.WINDOW_SECONDS:g} s memory windows "
+        "under short bursts name where it was allocated"
+    )
+    urls = {name: state.url(name) for name in todo}
+    memory_sites.locate(result, urls, state.admin_token, paths)
 
 
 @click.command()

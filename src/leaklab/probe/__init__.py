@@ -11,6 +11,8 @@ code and the endpoint of the request in flight. The app's own /metrics (promethe
 default registry, or its multiprocess files under Gunicorn) then carries
 `leaklab_live_objects{kind, origin, endpoint}`, and after a short tracemalloc window
 `leaklab_allocated_bytes{origin, endpoint}` and `leaklab_allocation_window_seconds`.
+Windows are off unless asked for: periodically (LEAKLAB_PROBE_MEMORY_WINDOW), or once with
+a token (`POST /leaklab/memory-window`, see `demand`), as `check` does after a memory LEAK.
 Only installed libraries are instrumented; LEAKLAB_PROBE=off turns all of it off.
 """
 
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY
 
-from leaklab.probe import hooks_db, hooks_http, hooks_redis, hooks_std, kinds
+from leaklab.probe import demand, hooks_db, hooks_http, hooks_redis, hooks_std, kinds
 from leaklab.probe.export import ProbeCollector, Publisher, multiprocess
 from leaklab.probe.memory import MemoryWindows
 from leaklab.probe.patching import hooks, unpatch_all
@@ -64,6 +66,8 @@ class Probe:
             self.sites, settings.memory_window, settings.memory_every, settings.memory_frames
         )
         self.multiprocess = multiprocess()
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        self.requests = demand.WindowRequests(directory) if self.multiprocess else None
         self.publisher = Publisher(self.registry)
         self.collector: ProbeCollector | None = None
         self._thread_pid = 0
@@ -90,23 +94,34 @@ class Probe:
             if self._thread_pid == os.getpid():
                 return
             self._thread_pid = os.getpid()
-            if not (self.multiprocess or self.settings.memory_window):
-                return
+            if self.requests is not None:
+                self.requests.mark_seen()
             self.windows.schedule(math.inf, 0.0)  # the first: after FIRST_WINDOW_AFTER
             thread = threading.Thread(target=self._run, name="leaklab-probe", daemon=True)
             hooks_std.start_untracked(thread)
 
     def _run(self) -> None:
         first = True
+        if self.multiprocess:
+            self.publisher.started()
         while not self._stop.wait(TICK_SECONDS):
-            if first and served() >= FIRST_WINDOW_AFTER:
+            if first and self.settings.memory_window and served() >= FIRST_WINDOW_AFTER:
                 first = False  # workers that served alike spread over a few seconds
                 self.windows.schedule(time.monotonic(), random.uniform(0.0, 3.0))
+            if self.requests is not None and (asked := self.requests.asked()):
+                self.windows.demand(asked)
             window = self.windows.tick(time.monotonic())
             if self.multiprocess:
                 self.publisher.live()
                 if window is not None:
                     self.publisher.window(window)
+
+    def request_window(self, seconds: float) -> None:
+        """One memory window in every worker (this process's, or all of Gunicorn's)."""
+        if self.requests is not None:
+            self.requests.ask(seconds)
+        else:
+            self.windows.demand(seconds)
 
     def publish(self) -> None:
         """Write this worker's counts now (multiprocess mode; just before its scrape)."""
@@ -178,21 +193,28 @@ def middleware(
     settings: ProbeSettings | None = None,
     metrics_path: str | None = None,
     packages: Mapping[str, str] | None = None,
+    token: str | None = None,
 ) -> WSGIApplication:
     """wsgi_app with the probe enabled and each request's endpoint known to it.
 
     metrics_path: also answer that path with the default registry's metrics (for an app
     without a /metrics of its own; multiprocess mode reads PROMETHEUS_MULTIPROC_DIR).
+    token: what `POST /leaklab/memory-window` must carry (default LEAKLAB_PROBE_TOKEN;
+    none: that endpoint answers 403).
     """
     probe = enable(root, skip, settings, packages)
     if probe is None:
         return wsgi_app
     probed = within_requests(wsgi_app)
+    secret = probe.settings.token if token is None else token
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         probe.ensure_thread()  # a fork since enable(): Gunicorn's preload_app
-        if metrics_path is not None and environ.get("PATH_INFO") == metrics_path:
+        path = environ.get("PATH_INFO")
+        if metrics_path is not None and path == metrics_path:
             return _metrics(probe, start_response)
+        if path == demand.WINDOW_PATH:
+            return demand.answer(environ, start_response, secret, probe.request_window)
         return probed(environ, start_response)
 
     return app

@@ -28,6 +28,8 @@ ALLOCATED_HELP = (
     "Bytes allocated at each top site during the last tracemalloc window and still held"
 )
 WINDOW_HELP = "Length of the last tracemalloc window"
+WINDOW_END = "leaklab_allocation_window_end_seconds"
+WINDOW_END_HELP = "When the last tracemalloc window closed (Unix time; the earliest worker's)"
 
 # Written only in multiprocess mode (never registered: the MultiProcessCollector reads
 # their files); defined once, at import.
@@ -46,6 +48,7 @@ _ALLOCATED = Gauge(
     registry=None,
 )
 _WINDOW: list[Gauge] = []  # made at the first window: absent until one has run
+_WINDOW_END: list[Gauge] = []  # made when a worker's probe starts: 0 until its first window
 
 
 def multiprocess() -> bool:
@@ -79,6 +82,7 @@ class ProbeCollector(Collector):
                 allocated.add_metric([origin, ""], held)
             yield allocated
             yield GaugeMetricFamily(WINDOW_SECONDS, WINDOW_HELP, value=window.seconds)
+            yield GaugeMetricFamily(WINDOW_END, WINDOW_END_HELP, value=window.ended)
 
 
 class Publisher:
@@ -105,6 +109,18 @@ class Publisher:
             _ALLOCATED.labels(*labels).set(held)
         self._allocated = set(rows)
         if not _WINDOW:
-            gauge = Gauge(WINDOW_SECONDS, WINDOW_HELP, multiprocess_mode="livemax", registry=None)
-            _WINDOW.append(gauge)
+            _WINDOW.append(
+                Gauge(WINDOW_SECONDS, WINDOW_HELP, multiprocess_mode="livemax", registry=None)
+            )
         _WINDOW[0].set(window.seconds)
+        self.started()
+        _WINDOW_END[0].set(window.ended)
+
+    def started(self) -> None:
+        """In a worker, before its first window: its window end is 0 until one closes, so
+        the earliest of the live workers' (livemin) is past a request only once every
+        worker's window has closed."""
+        if not _WINDOW_END:
+            _WINDOW_END.append(
+                Gauge(WINDOW_END, WINDOW_END_HELP, multiprocess_mode="livemin", registry=None)
+            )

@@ -30,10 +30,12 @@ class Window:
 
     seconds: float
     sites: list[tuple[str, int, int]]
+    ended: float = 0.0  # time.time() when it closed
 
 
 class MemoryWindows:
-    """Runs a window every `every` seconds, `seconds` long, when ticked by the probe's thread."""
+    """Runs a window every `every` seconds, `seconds` long (0: none), and one when asked
+    (`demand`), when ticked by the probe's thread."""
 
     def __init__(self, sites: Sites, seconds: float, every: float, frames: int) -> None:
         self.sites = sites
@@ -42,19 +44,30 @@ class MemoryWindows:
         self._first: tracemalloc.Snapshot | None = None
         self._started = 0.0
         self._next = 0.0
+        self._length = seconds  # of the window open now
+        self._demanded = 0.0  # the length of one asked for, not yet opened
 
     def schedule(self, now: float, first_in: float) -> None:
         self._next = now + first_in
 
+    def demand(self, seconds: float) -> None:
+        """One window of `seconds` at the next tick (after a memory LEAK: where it grows)."""
+        self._demanded = seconds
+
     def tick(self, now: float) -> Window | None:
         """Open a window when one is due, close it when it has lasted; the closed one."""
-        if not self.seconds:
-            return None
         if self._first is None:
-            if now >= self._next:
+            if self._demanded:
+                length, self._demanded = self._demanded, 0.0
+                next_due = self._next
+                if self._open(now):
+                    self._length = length
+                self._next = next_due  # the periodic ones keep their pace
+            elif self.seconds and now >= self._next:
+                self._length = self.seconds
                 self._open(now)
             return None
-        if now - self._started < self.seconds:
+        if now - self._started < self._length:
             return None
         return self._close(now)
 
@@ -92,7 +105,8 @@ class MemoryWindows:
         after = self._held(second)
         growth = {origin: size - before.get(origin, 0) for origin, size in after.items()}
         ranked = sorted(growth, key=lambda o: growth[o], reverse=True)[:TOP]
-        self.last = Window(now - self._started, [(o, after[o], growth[o]) for o in ranked])
+        sites = [(o, after[o], growth[o]) for o in ranked]
+        self.last = Window(now - self._started, sites, time.time())
         return self.last
 
     def _held(self, snapshot: tracemalloc.Snapshot) -> Counter[str]:

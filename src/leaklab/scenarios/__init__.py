@@ -24,6 +24,7 @@ from leaklab.scenarios.model import (
     RESETS,
     RSS,
     THREADS,
+    WINDOW_END,
     WORKER_FDS,
     WORKER_RSS,
     WORKER_THREADS,
@@ -48,6 +49,7 @@ SCENARIOS = Registry([*ORIGINAL, *CATALOG])
 
 __all__ = [
     "ALLOCATED_BYTES",
+    "WINDOW_END",
     "API_REQUESTS",
     "CATALOG",
     "EXHAUSTED",

@@ -353,6 +353,7 @@ EXHAUSTED = metric("exhausted")  # a counter: leaklab_exhausted_total{resource}
 LIVE_OBJECTS = metric("live_objects")
 # memory's origins: bytes still live per allocation site and endpoint (a tracemalloc window)
 ALLOCATED_BYTES = metric("allocated_bytes")
+WINDOW_END = metric("allocation_window_end_seconds")  # when the last memory window closed
 API_REQUESTS = 'flask_http_request_duration_seconds_count{path=~"/api/.+"}'
 LOAD_USERS = "locust_users"
 

@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leaklab.scenarios import ALLOCATED_BYTES, LIVE_OBJECTS, SCENARIOS, KiB, MiB, OriginSource
+from leaklab.scenarios import (
+    ALLOCATED_BYTES,
+    LIVE_OBJECTS,
+    SCENARIOS,
+    WINDOW_END,
+    KiB,
+    MiB,
+    OriginSource,
+)
 
 LIMIT = 5  # origins kept per resource: the line to read is the first; a few more, context
 OTHER = "other"  # the probe's origin for what is beyond its bounded set of sites
@@ -46,6 +54,7 @@ class Census:
 
     objects: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (kind, origin, ep)
     allocated: dict[tuple[str, str], float] = field(default_factory=dict)  # (origin, endpoint)
+    window_ended: float = 0.0  # when the last memory window closed (its sites: `allocated`)
 
     @property
     def exported(self) -> bool:
@@ -61,9 +70,12 @@ class Census:
         elif name == ALLOCATED_BYTES:
             place = (where, endpoint)
             self.allocated[place] = self.allocated.get(place, 0.0) + value
+        elif name == WINDOW_END:
+            self.window_ended = max(self.window_ended, value)
 
-    def at(self, source: OriginSource) -> dict[tuple[str, str], float]:
-        """The source's objects (or bytes) by origin and endpoint, its kinds summed."""
+    def at(self, source: OriginSource, allocations: bool = True) -> dict[tuple[str, str], float]:
+        """The source's objects (or bytes) by origin and endpoint, its kinds summed
+        (allocations: with the last memory window's sites, when the source reads them)."""
         out: dict[tuple[str, str], float] = {}
         wanted = set(source.kinds)
         chosen: Iterable[tuple[tuple[str, str], float]] = (
@@ -71,7 +83,7 @@ class Census:
             for (kind, where, endpoint), value in self.objects.items()
             if kind in wanted
         )
-        if source.allocations:
+        if source.allocations and allocations:
             chosen = [*chosen, *self.allocated.items()]
         for (where, endpoint), value in chosen:
             if source.endpoint is None or endpoint == source.endpoint:
@@ -83,9 +95,12 @@ def rank(
     source: OriginSource, end: Census, start: Census | None, limit: int = LIMIT
 ) -> list[Origin]:
     """The places still holding some at the end, most growing first (then most held), at
-    most `limit`; growth against the start (absent there: made since)."""
-    now = end.at(source)
-    before = start.at(source) if start is not None else {}
+    most `limit`; growth against the start (absent there: made since). Allocation sites are
+    a memory window's, counted only when it closed after the start (an older window says
+    nothing of this run), and all their bytes are growth: a window holds what it allocated."""
+    fresh = start is None or end.window_ended > start.window_ended
+    now = end.at(source, allocations=fresh)
+    before = start.at(source, allocations=False) if start is not None else {}
     found = [
         Origin(
             where,
@@ -139,6 +154,8 @@ def made_at(origin: Origin) -> str:
     else:
         location, _, function = origin.where.partition(" ")
         place = f"{verb} at {location}" + (f" in {function}" if function else "")
+    if origin.unit == "bytes" and not origin.endpoint:
+        return place  # tracemalloc cannot tell the request an allocation was made in
     return place + via(origin.endpoint)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import requests
 
 from leaklab import scenarios
-from leaklab.scenarios import ALLOCATED_BYTES, LIVE_OBJECTS, SCENARIOS, Leak, MiB
+from leaklab.scenarios import ALLOCATED_BYTES, LIVE_OBJECTS, SCENARIOS, WINDOW_END, Leak, MiB
 from leaklab.verdict.origins import Census
 from leaklab.verdict.stats import LEGAL, Rules, Series
 
@@ -308,10 +308,11 @@ def census_at(prom: Prometheus, matchers: str, at: float) -> Census:
     """What the app says is live at one time, by where it was made (empty: no probe)."""
     census = Census()
     for metric, by in (
-        (LIVE_OBJECTS, "kind, origin, endpoint"),
-        (ALLOCATED_BYTES, "origin, endpoint"),
+        (LIVE_OBJECTS, "sum by (kind, origin, endpoint)"),
+        (ALLOCATED_BYTES, "sum by (origin, endpoint)"),
+        (WINDOW_END, "max"),
     ):
-        for series in prom.instant(f"sum by ({by}) ({with_matchers(metric, matchers)})", at):
+        for series in prom.instant(f"{by} ({with_matchers(metric, matchers)})", at):
             labels = {k: str(v) for k, v in series["metric"].items()}
             census.add_sample(metric, labels, float(series["value"][1]))
     return census

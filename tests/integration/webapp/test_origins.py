@@ -17,7 +17,9 @@ from extra_app import ExtraAppFactory
 from prometheus_client.parser import text_string_to_metric_families
 
 from leaklab.burst import burst
+from leaklab.memory_sites import WINDOW_SECONDS, allocation_sites, window_end
 from leaklab.paths import REPO
+from leaklab.probe.demand import WINDOW_PATH
 from leaklab.scenarios import SCENARIOS, Scenario
 from leaklab.stack import NativeStack
 from leaklab.stack.state import RunState
@@ -140,21 +142,26 @@ def allocated(url: str) -> dict[str, float]:
     }
 
 
-def test_a_memory_window_names_the_memos_and_the_exit_hooks_lines(
-    extra_app: ExtraAppFactory,
+def test_a_window_asked_for_after_a_memory_leak_names_the_memos_and_the_exit_hooks_lines(
+    extra_app: ExtraAppFactory, state: RunState
 ) -> None:
+    """Windows are off by default; `check` asks every worker for one after a memory LEAK."""
     memo, receipts = SCENARIOS.get("memo"), SCENARIOS.get("exit_hooks")
     expected = {
         line_of("leaky", "MemoPerTimestamp", "return price_sheet("),
         line_of("leaky", "ExitHookPerRequest", "Receipt(order)"),
     }
-    windows = {"LEAKLAB_PROBE_MEMORY_WINDOW": "1s", "LEAKLAB_PROBE_MEMORY_EVERY": "2s"}
-    with extra_app("leaky-windows", "leaky", workers=1, extra=windows) as app:
-        deadline = time.monotonic() + 15
-        sites: dict[str, float] = {}
-        while time.monotonic() < deadline and not expected <= set(sites):
-            burst(app.url, 40, concurrency=4, paths=[memo.endpoint, receipts.endpoint])
-            sites = allocated(app.url)
+    with extra_app("leaky-asked-window", "leaky", workers=2) as app:
+        burst(app.url, 40, concurrency=4, paths=[memo.endpoint, receipts.endpoint])
+        assert allocated(app.url) == {}  # no window unless asked
+        refused = requests.post(f"{app.url}{WINDOW_PATH}", timeout=5)
+        assert refused.status_code == 401 and "token" in refused.json()["error"]
+        asked = time.time()
+        found = allocation_sites(app.url, state.admin_token, [memo.endpoint, receipts.endpoint])
+        assert found is not None, app.log.read_text()[-2000:]
+        ended = window_end(app.url)
+    sites = {where: held for (where, _endpoint), held in found.allocated.items() if held > 0}
     assert expected <= set(sites), sites
-    memo_bytes = sites[line_of("leaky", "MemoPerTimestamp", "return price_sheet(")]
-    assert memo_bytes >= 10 * 16384, sites  # a 16 KiB sheet kept per request
+    assert sites[line_of("leaky", "MemoPerTimestamp", "return price_sheet(")] >= 10 * 16384
+    # the earliest of both workers' window ends: each ran its own window after the request
+    assert ended >= asked + WINDOW_SECONDS

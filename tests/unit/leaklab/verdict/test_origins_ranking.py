@@ -13,11 +13,14 @@ import pytest
 
 from leaklab.paths import REPO
 from leaklab.scenarios import (
+    ALLOCATED_BYTES,
     FDS,
+    LIVE_OBJECTS,
     OBJECT_KINDS,
     RSS,
     SCENARIOS,
     THREADS,
+    WINDOW_END,
     Gauge,
     Leak,
     OriginSource,
@@ -121,15 +124,22 @@ def test_no_probe_no_origins_and_a_probe_with_nothing_live_an_empty_list() -> No
     assert "mine" not in found  # not a resource the registry knows
 
 
-def test_memory_origins_are_allocation_sites_in_bytes() -> None:
-    start = census(**{"services/webapp/leaky.py:80 MemoPerTimestamp.sheet": 1 * 2**20})
-    end = census(**{"services/webapp/leaky.py:80 MemoPerTimestamp.sheet": 5 * 2**20, "x.py:1 f": 1})
+def test_memory_origins_are_the_sites_of_a_window_closed_within_the_run() -> None:
+    memo = "services/webapp/leaky.py:80 MemoPerTimestamp.sheet"
+    start = census(**{memo: 1 * 2**20})
+    start.window_ended = 100.0  # an earlier window's sites, still exported
+    end = census(**{memo: 5 * 2**20, "x.py:1 f": 1})
+    end.window_ended = 130.0
     (top, _) = origins_of(["rss"], end, start)["rss"]
-    assert top.growth == 4 * 2**20 and top.unit == "bytes"
+    # what a window holds is what it allocated: all of it is growth, in bytes
+    assert top.growth == top.count == 5 * 2**20 and top.unit == "bytes"
+    # tracemalloc cannot know the request: no "outside any request"
     assert origin_line(top) == (
-        "allocated at services/webapp/leaky.py:80 in MemoPerTimestamp.sheet, outside any request "
-        "(5 MiB live, +4 MiB over the window)"
+        "allocated at services/webapp/leaky.py:80 in MemoPerTimestamp.sheet (5 MiB live)"
     )
+    # no window closed since the start: the sites say nothing of this run
+    end.window_ended = start.window_ended
+    assert origins_of(["rss"], end, start)["rss"] == []
 
 
 # -- the words ------------------------------------------------------------------------------
@@ -162,9 +172,10 @@ class HandMadePrometheus:
 
     def instant(self, expr: str, at: float) -> list[dict[str, Any]]:
         self.asked.append(expr)
-        if "leaklab_live_objects" not in expr and "leaklab_allocated_bytes" not in expr:
+        metrics = [m for m in (LIVE_OBJECTS, ALLOCATED_BYTES, WINDOW_END) if m in expr]
+        if len(metrics) != 1:
             raise QueryError("unexpected query")
-        metric = "leaklab_live_objects" if "live_objects" in expr else "leaklab_allocated_bytes"
+        metric = metrics[0]
         assert 'app="leaky"' in expr
         return [
             {"metric": labels, "value": [at, str(value)]}
@@ -191,13 +202,13 @@ def test_check_reads_the_census_at_the_window_s_end_and_start() -> None:
     found = read_origins(prom, 'app="leaky"', WINDOW, ["db_connections", "fds"])  # type: ignore[arg-type]
     assert found["db_connections"] == [Origin(LEAKY_DB, "/api/database", 95, 93, "connections")]
     assert found["fds"][0].count == 95  # a PostgreSQL connection is an fd too
-    assert len(prom.asked) == 4  # two metrics, at two times: not a query per resource
+    assert len(prom.asked) == 6  # three metrics, at two times: not a query per resource
 
 
 def test_an_app_without_the_probe_is_judged_as_before() -> None:
     prom = HandMadePrometheus({})
     assert read_origins(prom, 'app="leaky"', WINDOW, ["db_connections"]) == {}  # type: ignore[arg-type]
-    assert len(prom.asked) == 2  # the start is not read when the end has nothing
+    assert len(prom.asked) == 3  # the start is not read when the end has nothing
 
 
 def _result(origins: dict[str, list[Origin]]) -> CheckResult:
