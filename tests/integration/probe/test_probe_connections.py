@@ -8,8 +8,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import psycopg2
 import psycopg2.pool
+import psycopg_pool
 import pytest
 import redis
 import sqlalchemy
@@ -60,6 +62,30 @@ def test_psycopg2_connections_and_pool_checkouts(stack: NativeStack, probed: pro
     pool.putconn(out)
     assert live(probed, "pg_connection") == {at("pool", test): 1}  # back: the pool's
     pool.closeall()
+    assert live(probed, "pg_connection") == Counter()
+
+
+def test_psycopg3_connections_and_pool_checkouts(stack: NativeStack, probed: probe.Probe) -> None:
+    dsn = stack.state.url("postgres")
+    test = "test_psycopg3_connections_and_pool_checkouts"
+    # psycopg.connect: bound to the class's connect when psycopg was imported, before enable()
+    conn = psycopg.connect(dsn, application_name="leaklab-probe-test")  # psycopg connect
+    assert live(probed, "pg_connection") == {at("psycopg connect", test): 1}
+    conn.close()
+    assert live(probed, "pg_connection") == Counter()
+
+    pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=1, open=True)  # psycopg pool
+    pool.wait()  # its connection is opened by a worker thread of the pool
+    assert live(probed, "pg_connection") == {at("psycopg pool", test): 1}
+    out = pool.getconn()  # psycopg checkout
+    assert live(probed, "pg_connection") == {at("psycopg checkout", test): 1}
+    pool.putconn(out)
+    assert live(probed, "pg_connection") == {at("psycopg pool", test): 1}  # back: the pool's
+    with pool.connection() as held:  # psycopg pool connection
+        held.execute("SELECT 1")
+        assert live(probed, "pg_connection") == {at("psycopg pool connection", test): 1}
+    assert live(probed, "pg_connection") == {at("psycopg pool", test): 1}
+    pool.close()
     assert live(probed, "pg_connection") == Counter()
 
 
