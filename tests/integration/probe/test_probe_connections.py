@@ -1,6 +1,6 @@
-"""leaklab.probe against the session stack's real PostgreSQL and Redis, in this process:
-a connection is live until it is closed, and one in a pool is shown where it was checked
-out while it is out, at the pool's origin once it is back."""
+"""leaklab.probe against the session stack's real PostgreSQL, Redis and upstream HTTP
+service, in this process: a connection is live until it is closed, and one in a pool is
+shown where it was checked out while it is out, at the pool's origin once it is back."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import psycopg2
 import psycopg2.pool
@@ -119,3 +120,15 @@ def test_redis_pools_connections_and_pubsub(stack: NativeStack, probed: probe.Pr
     client.connection_pool.disconnect()
     assert live(probed, "redis_connection") == Counter()
     client.close()
+
+
+def test_httpx_clients_and_their_sockets(stack: NativeStack, probed: probe.Probe) -> None:
+    url = stack.state.url("upstream")
+    test = "test_httpx_clients_and_their_sockets"
+    client = httpx.Client()  # httpx client
+    client.get(f"{url}/health").raise_for_status()
+    assert live(probed, "http_session") == {at("httpx client", test): 1}
+    assert live(probed, "socket") == {at("httpx client", test): 1}  # kept alive in its pool
+    client.close()
+    assert live(probed, "http_session") == Counter()
+    assert live(probed, "socket") == Counter()
