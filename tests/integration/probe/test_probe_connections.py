@@ -129,6 +129,11 @@ def test_httpx_clients_and_their_sockets(stack: NativeStack, probed: probe.Probe
     client.get(f"{url}/health").raise_for_status()
     assert live(probed, "http_session") == {at("httpx client", test): 1}
     assert live(probed, "socket") == {at("httpx client", test): 1}  # kept alive in its pool
+    with client.stream("GET", f"{url}/health") as response:  # httpx stream
+        # the same socket, in use until the response is closed: shown where it was sent from
+        assert live(probed, "socket") == {at("httpx stream", test): 1}
+        response.read()
+    assert live(probed, "socket") == {at("httpx client", test): 1}  # back in its pool
     client.close()
     assert live(probed, "http_session") == Counter()
     assert live(probed, "socket") == Counter()

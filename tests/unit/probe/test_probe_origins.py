@@ -22,6 +22,7 @@ import psycopg_pool
 import pytest
 import requests
 from helper_open import open_kept
+from httpcore._sync.connection_pool import PoolByteStream
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -245,10 +246,10 @@ def test_off_leaves_the_app_alone() -> None:
 
 
 def test_disable_puts_every_patched_original_back() -> None:
-    """Class attributes too (psycopg's classmethods): a later test sees the libraries as
-    they were."""
+    """Each class attribute and module function a hook replaced (through patch: psycopg's
+    connect, once replaced by assignment, stayed): later tests see the libraries as they were."""
     owners = [psycopg.Connection, psycopg_pool.ConnectionPool, httpx.Client]
-    owners += [httpcore.HTTPConnection, psycopg2, requests.Session, threading.Thread, atexit]
+    owners += [httpcore.HTTPConnection, PoolByteStream, psycopg2, requests.Session, atexit]
 
     def attributes() -> dict[tuple[str, str], object]:
         return {(str(o), name): value for o in owners for name, value in vars(o).items()}
