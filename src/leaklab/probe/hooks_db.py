@@ -36,21 +36,17 @@ def _psycopg2() -> None:
 def _psycopg() -> None:
     import psycopg
 
-    connect = psycopg.Connection.__dict__["connect"].__func__
-
-    def connect_recorded(cls: type, *args: Any, **kwargs: Any) -> Any:
-        conn = connect(cls, *args, **kwargs)
-        if hooks.registry is not None:
-            hooks.registry.track(kinds.PG_CONNECTION, conn)
-        return conn
-
-    psycopg.Connection.connect = classmethod(connect_recorded)
+    # Made by cls(pgconn) in Connection.connect: recorded there, psycopg.connect (bound to
+    # the original classmethod when psycopg is imported) and pools' connects are recorded too
+    patch(psycopg.Connection, "__init__", _init_made(kinds.PG_CONNECTION))
     if installed("psycopg_pool"):
         import psycopg_pool
 
-        patch(psycopg_pool.ConnectionPool, "__init__", _pool_init(kinds.PG_POOL))
-        patch(psycopg_pool.ConnectionPool, "getconn", checked_out(kinds.PG_CONNECTION))
-        patch(psycopg_pool.ConnectionPool, "putconn", checked_in)
+        pool = psycopg_pool.ConnectionPool
+        patch(pool, "__init__", _pool_init(kinds.PG_POOL))
+        patch(pool, "_connect", _pool_made)  # in the pool's worker threads
+        patch(pool, "getconn", checked_out(kinds.PG_CONNECTION))
+        patch(pool, "putconn", checked_in)
 
 
 def _made(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -62,6 +58,18 @@ def _made(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             return obj
 
         return made
+
+    return wrap
+
+
+def _init_made(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def wrap(original: Callable[..., None]) -> Callable[..., None]:
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            if hooks.registry is not None:
+                hooks.registry.track(kind, self)
+
+        return init
 
     return wrap
 

@@ -32,8 +32,13 @@ def install() -> None:
         patch(httpx.Client, "send", _within_session)
     if installed("httpcore"):
         import httpcore
+        from httpcore._sync import connection_pool
 
         patch(httpcore.HTTPConnection, "__init__", _made_within_session(kinds.SOCKET))
+        stream = getattr(connection_pool, "PoolByteStream", None)  # private: both or neither
+        if stream is not None:
+            patch(httpcore.HTTPConnection, "handle_request", _sending)
+            patch(stream, "close", _response_closed)
 
 
 def _made_session(original: Callable[..., None]) -> Callable[..., None]:
@@ -98,3 +103,33 @@ def _new_conn(original: Callable[..., Any]) -> Callable[..., Any]:
         return conn
 
     return new_conn
+
+
+def _sending(original: Callable[..., Any]) -> Callable[..., Any]:
+    """httpcore's connection sends a request: shown where it was sent from until the
+    response is closed (or the send failed)."""
+
+    def handle_request(self: Any, request: Any) -> Any:
+        if hooks.registry is not None:
+            hooks.registry.checkout(kinds.SOCKET, self)
+        try:
+            return original(self, request)
+        except BaseException:
+            if hooks.registry is not None:
+                hooks.registry.checkin(self)
+            raise
+
+    return handle_request
+
+
+def _response_closed(original: Callable[..., None]) -> Callable[..., None]:
+    """httpcore's pool hands the connection back as the response closes: checked in
+    first, as the close may hand it to a request of another thread."""
+
+    def close(self: Any) -> None:
+        conn = getattr(self._pool_request, "connection", None)
+        if hooks.registry is not None and conn is not None and not self._closed:
+            hooks.registry.checkin(conn)
+        original(self)
+
+    return close

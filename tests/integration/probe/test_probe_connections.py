@@ -1,6 +1,6 @@
-"""leaklab.probe against the session stack's real PostgreSQL and Redis, in this process:
-a connection is live until it is closed, and one in a pool is shown where it was checked
-out while it is out, at the pool's origin once it is back."""
+"""leaklab.probe against the session stack's real PostgreSQL, Redis and upstream HTTP
+service, in this process: a connection is live until it is closed, and one in a pool is
+shown where it was checked out while it is out, at the pool's origin once it is back."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import psycopg2
 import psycopg2.pool
+import psycopg_pool
 import pytest
 import redis
 import sqlalchemy
@@ -63,6 +66,30 @@ def test_psycopg2_connections_and_pool_checkouts(stack: NativeStack, probed: pro
     assert live(probed, "pg_connection") == Counter()
 
 
+def test_psycopg3_connections_and_pool_checkouts(stack: NativeStack, probed: probe.Probe) -> None:
+    dsn = stack.state.url("postgres")
+    test = "test_psycopg3_connections_and_pool_checkouts"
+    # psycopg.connect: bound to the class's connect when psycopg was imported, before enable()
+    conn = psycopg.connect(dsn, application_name="leaklab-probe-test")  # psycopg connect
+    assert live(probed, "pg_connection") == {at("psycopg connect", test): 1}
+    conn.close()
+    assert live(probed, "pg_connection") == Counter()
+
+    pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=1, open=True)  # psycopg pool
+    pool.wait()  # its connection is opened by a worker thread of the pool
+    assert live(probed, "pg_connection") == {at("psycopg pool", test): 1}
+    out = pool.getconn()  # psycopg checkout
+    assert live(probed, "pg_connection") == {at("psycopg checkout", test): 1}
+    pool.putconn(out)
+    assert live(probed, "pg_connection") == {at("psycopg pool", test): 1}  # back: the pool's
+    with pool.connection() as held:  # psycopg pool connection
+        held.execute("SELECT 1")
+        assert live(probed, "pg_connection") == {at("psycopg pool connection", test): 1}
+    assert live(probed, "pg_connection") == {at("psycopg pool", test): 1}
+    pool.close()
+    assert live(probed, "pg_connection") == Counter()
+
+
 def test_sqlalchemy_engines_and_their_checkouts(stack: NativeStack, probed: probe.Probe) -> None:
     url = stack.state.url("postgres").replace("postgresql://", "postgresql+psycopg2://", 1)
     test = "test_sqlalchemy_engines_and_their_checkouts"
@@ -93,3 +120,20 @@ def test_redis_pools_connections_and_pubsub(stack: NativeStack, probed: probe.Pr
     client.connection_pool.disconnect()
     assert live(probed, "redis_connection") == Counter()
     client.close()
+
+
+def test_httpx_clients_and_their_sockets(stack: NativeStack, probed: probe.Probe) -> None:
+    url = stack.state.url("upstream")
+    test = "test_httpx_clients_and_their_sockets"
+    client = httpx.Client()  # httpx client
+    client.get(f"{url}/health").raise_for_status()
+    assert live(probed, "http_session") == {at("httpx client", test): 1}
+    assert live(probed, "socket") == {at("httpx client", test): 1}  # kept alive in its pool
+    with client.stream("GET", f"{url}/health") as response:  # httpx stream
+        # the same socket, in use until the response is closed: shown where it was sent from
+        assert live(probed, "socket") == {at("httpx stream", test): 1}
+        response.read()
+    assert live(probed, "socket") == {at("httpx client", test): 1}  # back in its pool
+    client.close()
+    assert live(probed, "http_session") == Counter()
+    assert live(probed, "socket") == Counter()

@@ -14,8 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpcore
+import httpx
+import psycopg
+import psycopg2
+import psycopg_pool
 import pytest
+import requests
 from helper_open import open_kept
+from httpcore._sync.connection_pool import PoolByteStream
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -236,6 +243,30 @@ def test_off_leaves_the_app_alone() -> None:
 
     assert probe.middleware(app, settings=ProbeSettings(enabled=False)) is app
     assert probe.current() is None
+
+
+def test_disable_puts_every_patched_original_back() -> None:
+    """Each class attribute and module function a hook replaced (through patch: psycopg's
+    connect, once replaced by assignment, stayed): later tests see the libraries as they were."""
+    owners = [psycopg.Connection, psycopg_pool.ConnectionPool, httpx.Client]
+    owners += [httpcore.HTTPConnection, PoolByteStream, psycopg2, requests.Session, atexit]
+
+    def attributes() -> dict[tuple[str, str], object]:
+        return {(str(o), name): value for o in owners for name, value in vars(o).items()}
+
+    probe.disable()
+    before = attributes()
+    assert probe.enable(str(HERE), settings=ProbeSettings(memory_window=0)) is not None
+    try:
+        patched = attributes()
+        assert {k for k in before if patched.get(k) is not before[k]} >= {
+            (str(psycopg.Connection), "__init__"),
+            (str(httpx.Client), "send"),
+        }
+    finally:
+        probe.disable()
+    after = attributes()
+    assert {k for k in before if after.get(k) is not before[k]} == set()
 
 
 def test_the_middleware_serves_metrics_for_an_app_without_them(
