@@ -84,7 +84,7 @@ def load(run_dir: Path, url: str, seconds: int, users: int, master: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--users", type=int, default=40)
     args = parser.parse_args()
     defaults = ProbeSettings()
@@ -97,9 +97,13 @@ def main() -> None:
                 f"{args.seconds} s at each copy, alternating\n"
             )
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in copies}
-            for _ in range(args.rounds):
-                for name, (url, pid) in copies.items():
+            for round_ in range(args.rounds):
+                order = list(copies) if round_ % 2 == 0 else list(reversed(copies))
+                for name in order:  # each copy first as often as last: no order effect
+                    url, pid = copies[name]
                     runs[name].append(load(stack.run_dir, url, args.seconds, args.users, pid))
+                ratio = runs["on"][-1]["rps"] / runs["off"][-1]["rps"]
+                print(f"  round {round_ + 1}: throughput on/off {ratio:.3f}", flush=True)
             med = {
                 name: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
                 for name, rs in runs.items()
@@ -110,7 +114,12 @@ def main() -> None:
                     f"app CPU {m['cpu_ms']:.2f} ms/request   failed {m['failed']:.1%}"
                 )
             on, off, win = med["on"], med["off"], med["windows"]
-            print(f"\n  throughput on/off: {on['rps'] / off['rps']:.3f} (target >= 0.95)")
+            pairs = zip(runs["on"], runs["off"], strict=True)
+            rounds = sorted(a["rps"] / b["rps"] for a, b in pairs)
+            print(
+                f"\n  throughput on/off: {on['rps'] / off['rps']:.3f} (target >= 0.95); "
+                f"round by round {rounds[0]:.3f} to {rounds[-1]:.3f}: the machine's noise"
+            )
             print(f"  p95 on/off: {on['p95_ms'] / off['p95_ms']:.3f}")
             print(
                 f"  CPU per request off/on (load-independent): {off['cpu_ms'] / on['cpu_ms']:.3f}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
+import os
 import pathlib
 import sysconfig
 import threading
@@ -59,6 +60,20 @@ def test_a_file_is_named_at_the_application_line_past_the_stdlib(
 
 def _test_name() -> str:
     return "test_a_file_is_named_at_the_application_line_past_the_stdlib"
+
+
+def test_files_named_by_str_or_bytes_are_recorded_but_not_the_kernels_pseudo_files(
+    probed: probe.Probe, tmp_path: Path
+) -> None:
+    by_str = open(str(tmp_path / "s.log"), "a")  # noqa: SIM115
+    by_bytes = open(str(tmp_path / "b.log").encode(), "a")  # noqa: SIM115
+    proc = open("/proc/self/stat", "rb")  # noqa: SIM115 (psutil's, many a second)
+    by_fd = open(os.dup(by_str.fileno()), "a", closefd=True)  # noqa: SIM115
+    try:
+        assert sum(live(probed, "file").values()) == 3  # str, bytes, fd: not /proc
+    finally:
+        for handle in (by_str, by_bytes, proc, by_fd):
+            handle.close()
 
 
 def test_a_helper_module_is_passed_over_and_its_caller_named(
