@@ -351,9 +351,8 @@ RESETS = Gauge("worker_resets", "Resets (POST /admin/reset) each live worker has
 EXHAUSTED = metric("exhausted")  # a counter: leaklab_exhausted_total{resource}
 # where live objects were made, by kind, origin ("path:line function") and endpoint
 LIVE_OBJECTS = metric("live_objects")
-# memory's origins: bytes still live per allocation site and endpoint (a tracemalloc window)
-ALLOCATED_BYTES = metric("allocated_bytes")
-WINDOW_END = metric("allocation_window_end_seconds")  # when the last memory window closed
+# memory's origins: bytes still live per allocation site (a tracemalloc window), and its end
+ALLOCATED_BYTES, WINDOW_END = metric("allocated_bytes"), metric("allocation_window_end_seconds")
 API_REQUESTS = 'flask_http_request_duration_seconds_count{path=~"/api/.+"}'
 LOAD_USERS = "locust_users"
 
