@@ -13,7 +13,8 @@ default registry, or its multiprocess files under Gunicorn) then carries
 `leaklab_allocated_bytes{origin, endpoint}` and `leaklab_allocation_window_seconds`.
 Windows are off unless asked for: periodically (LEAKLAB_PROBE_MEMORY_WINDOW), or once with
 a token (`POST /leaklab/memory-window`, see `demand`), as `check` does after a memory LEAK.
-Only installed libraries are instrumented; LEAKLAB_PROBE=off turns all of it off.
+A library is patched when the app imports it (at once if it already has): enabling the probe
+imports nothing. LEAKLAB_PROBE=off turns all of it off.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ class Probe:
 
     def install(self) -> None:
         hooks.registry = self.registry
-        self.registry.enabled = False  # what importing the libraries makes is not the app's
+        # What the libraries already imported make as they are patched is not the app's;
+        # those imported later are patched as they are, recording nothing meanwhile (imports)
+        self.registry.enabled = False
         try:
             for library in (hooks_std, hooks_db, hooks_redis, hooks_http):
                 library.install()

@@ -1,52 +1,53 @@
 """PostgreSQL: psycopg2 connects and pool checkouts, psycopg 3, SQLAlchemy engines and
-their pools' checkouts. Each only if the library is installed."""
+their pools' checkouts. Each patched when the module that holds it is imported (at once if
+it already is)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from leaklab.probe import kinds
-from leaklab.probe.patching import checked_in, checked_out, hooks, installed, patch
+from leaklab.probe.imports import when_imported
+from leaklab.probe.patching import checked_in, checked_out, hooks, patch
 
 
 def install() -> None:
-    if installed("psycopg2"):
-        _psycopg2()
-    if installed("psycopg"):
-        _psycopg()
-    if installed("sqlalchemy"):
-        _sqlalchemy()
+    when_imported("psycopg2", _psycopg2)
+    when_imported("psycopg2.pool", _psycopg2_pool)  # psycopg2 does not import it itself
+    when_imported("psycopg", _psycopg)
+    when_imported("psycopg_pool", _psycopg_pool)
+    when_imported("sqlalchemy.engine", _sqlalchemy)
 
 
-def _psycopg2() -> None:
-    import psycopg2
-    import psycopg2.pool
-
+def _psycopg2(psycopg2: ModuleType) -> None:
     # psycopg2.connect calls the module's _connect: patched there, `from psycopg2 import
-    # connect` made before enable() is recorded too (and so are pools' and SQLAlchemy's)
+    # connect` made before enable() is recorded too (and so are pools' and SQLAlchemy's);
+    # psycopg2 imported after it is patched before its importer gets it
     patch(psycopg2, "_connect", _made(kinds.PG_CONNECTION))
-    pool = psycopg2.pool.AbstractConnectionPool
+
+
+def _psycopg2_pool(module: ModuleType) -> None:
+    pool = module.AbstractConnectionPool
     patch(pool, "__init__", _pool_init(kinds.PG_POOL))
     patch(pool, "_connect", _pool_made)
     patch(pool, "_getconn", checked_out(kinds.PG_CONNECTION))
     patch(pool, "_putconn", checked_in)
 
 
-def _psycopg() -> None:
-    import psycopg
-
+def _psycopg(psycopg: ModuleType) -> None:
     # Made by cls(pgconn) in Connection.connect: recorded there, psycopg.connect (bound to
     # the original classmethod when psycopg is imported) and pools' connects are recorded too
     patch(psycopg.Connection, "__init__", _init_made(kinds.PG_CONNECTION))
-    if installed("psycopg_pool"):
-        import psycopg_pool
 
-        pool = psycopg_pool.ConnectionPool
-        patch(pool, "__init__", _pool_init(kinds.PG_POOL))
-        patch(pool, "_connect", _pool_made)  # in the pool's worker threads
-        patch(pool, "getconn", checked_out(kinds.PG_CONNECTION))
-        patch(pool, "putconn", checked_in)
+
+def _psycopg_pool(psycopg_pool: ModuleType) -> None:
+    pool = psycopg_pool.ConnectionPool
+    patch(pool, "__init__", _pool_init(kinds.PG_POOL))
+    patch(pool, "_connect", _pool_made)  # in the pool's worker threads
+    patch(pool, "getconn", checked_out(kinds.PG_CONNECTION))
+    patch(pool, "putconn", checked_in)
 
 
 def _made(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -101,10 +102,8 @@ def _pool_made(original: Callable[..., Any]) -> Callable[..., Any]:
     return made
 
 
-def _sqlalchemy() -> None:
-    from sqlalchemy.engine import Engine
-
-    patch(Engine, "__init__", _engine_init)
+def _sqlalchemy(engine: ModuleType) -> None:
+    patch(engine.Engine, "__init__", _engine_init)
 
 
 def _engine_init(original: Callable[..., None]) -> Callable[..., None]:

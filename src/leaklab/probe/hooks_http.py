@@ -5,40 +5,48 @@ origin; one in use, where the request was sent from."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from leaklab.probe import kinds
-from leaklab.probe.patching import checked_in, checked_out, context, hooks, installed, patch
+from leaklab.probe.imports import when_imported
+from leaklab.probe.patching import checked_in, checked_out, context, hooks, patch
 
 
 def install() -> None:
-    if installed("requests"):
-        import requests
+    when_imported("requests", _requests)
+    when_imported("urllib3.connectionpool", _urllib3)
+    when_imported("httpx", _httpx)
+    when_imported("httpcore", _httpcore)  # its __init__ imports the private modules below
 
-        patch(requests.Session, "__init__", _made_session)
-        patch(requests.Session, "send", _within_session)
-        patch(requests.Session, "close", _closed)
-    if installed("urllib3"):
-        from urllib3.connectionpool import HTTPConnectionPool
 
-        patch(HTTPConnectionPool, "__init__", _made_within_session(kinds.HTTP_POOL))
-        patch(HTTPConnectionPool, "_new_conn", _new_conn)
-        patch(HTTPConnectionPool, "_get_conn", checked_out(kinds.SOCKET))
-        patch(HTTPConnectionPool, "_put_conn", checked_in)
-    if installed("httpx"):
-        import httpx
+def _requests(requests: ModuleType) -> None:
+    patch(requests.Session, "__init__", _made_session)
+    patch(requests.Session, "send", _within_session)
+    patch(requests.Session, "close", _closed)
 
-        patch(httpx.Client, "__init__", _made_session)
-        patch(httpx.Client, "send", _within_session)
-    if installed("httpcore"):
-        import httpcore
-        from httpcore._sync import connection_pool
 
-        patch(httpcore.HTTPConnection, "__init__", _made_within_session(kinds.SOCKET))
-        stream = getattr(connection_pool, "PoolByteStream", None)  # private: both or neither
-        if stream is not None:
-            patch(httpcore.HTTPConnection, "handle_request", _sending)
-            patch(stream, "close", _response_closed)
+def _urllib3(connectionpool: ModuleType) -> None:
+    pool = connectionpool.HTTPConnectionPool
+    patch(pool, "__init__", _made_within_session(kinds.HTTP_POOL))
+    patch(pool, "_new_conn", _new_conn)
+    patch(pool, "_get_conn", checked_out(kinds.SOCKET))
+    patch(pool, "_put_conn", checked_in)
+
+
+def _httpx(httpx: ModuleType) -> None:
+    patch(httpx.Client, "__init__", _made_session)
+    patch(httpx.Client, "send", _within_session)
+
+
+def _httpcore(httpcore: ModuleType) -> None:
+    from httpcore._sync import connection_pool
+
+    patch(httpcore.HTTPConnection, "__init__", _made_within_session(kinds.SOCKET))
+    stream = getattr(connection_pool, "PoolByteStream", None)  # private: both or neither
+    if stream is not None:
+        patch(httpcore.HTTPConnection, "handle_request", _sending)
+        patch(stream, "close", _response_closed)
 
 
 def _made_session(original: Callable[..., None]) -> Callable[..., None]:

@@ -4,19 +4,21 @@ too); a connection back in its pool is shown at the pool's origin."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from leaklab.probe import kinds
-from leaklab.probe.patching import checked_in, checked_out, hooks, installed, patch
+from leaklab.probe.imports import when_imported
+from leaklab.probe.patching import checked_in, checked_out, hooks, patch
 
 
 def install() -> None:
-    if not installed("redis"):
-        return
-    from redis.connection import BlockingConnectionPool, ConnectionPool
+    when_imported("redis.connection", _redis)
 
-    patch(ConnectionPool, "__init__", _pool_init)  # BlockingConnectionPool's calls it
-    for pool in (ConnectionPool, BlockingConnectionPool):
+
+def _redis(connection: ModuleType) -> None:
+    patch(connection.ConnectionPool, "__init__", _pool_init)  # BlockingConnectionPool's calls it
+    for pool in (connection.ConnectionPool, connection.BlockingConnectionPool):
         if "get_connection" in pool.__dict__:
             patch(pool, "get_connection", checked_out(kinds.REDIS_CONNECTION))
         if "release" in pool.__dict__:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from leaklab.probe.imports import forget
 from leaklab.probe.registry import Registry
 
 MARK = "__leaklab_probe__"
@@ -27,7 +27,8 @@ def patch(owner: Any, name: str, wrap: Callable[[Any], Callable[..., Any]]) -> N
 
 
 def unpatch_all() -> None:
-    """Put every original back (tests)."""
+    """Put every original back, and patch nothing imported later (tests)."""
+    forget()
     while _undo:
         _undo.pop()()
 
@@ -52,14 +53,6 @@ class Hooks:
 
 
 hooks = Hooks()
-
-
-def installed(name: str) -> bool:
-    """Whether a library can be imported (its hooks are installed only then)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def checked_out(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

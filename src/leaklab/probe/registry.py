@@ -57,6 +57,16 @@ class Record:
         return record.key
 
 
+class _Importing(threading.local):
+    """How many watched libraries this thread is importing (imports.py): while any is, it
+    records nothing, as what a library makes as it is imported is not the app's."""
+
+    depth = 0
+
+
+importing = _Importing()
+
+
 def _alive(_obj: object) -> bool:
     return True
 
@@ -136,7 +146,7 @@ class Registry:
         strong: bool = False,
     ) -> Record | None:
         """Watch obj as made (or checked out) here; again for the same object: re-attributed."""
-        if not self.enabled:
+        if not self.enabled or importing.depth:
             return None
         key = (self.sites.here(depth + 1), self.endpoint())
         ident = id(obj)
