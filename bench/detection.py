@@ -35,8 +35,10 @@ import numpy as np
 from peers import PEERS, first_alarm, limit_for
 
 from leaklab import durations
+from leaklab.burst import warm_up
 from leaklab.load import LoadPlan
 from leaklab.run import MeasuredRun
+from leaklab.scenarios import SCENARIOS
 from leaklab.stack import NativeStack
 from leaklab.stack.native import private_stack
 from leaklab.stack.state import RunState
@@ -97,7 +99,10 @@ def load(
         quiet=True,
         scenarios=scenarios,
     )
-    run = MeasuredRun(state, plan, step)
+    # warm first, as `check` does: a cold app's memory rises for thousands of requests
+    # (the fixed app's recording grew ~1 KiB per request over its first third, cold)
+    warm = warm_up(SCENARIOS.select(scenarios))  # none named: all, as the load drives
+    run = MeasuredRun(state, plan, step, warm_up=warm)
     run.reset()
     with run.load() as locust:
         locust.wait()
