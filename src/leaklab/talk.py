@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
+from leaklab import memory_sites
 from leaklab.burst import warm_up
 from leaklab.exit_codes import ExitCode
 from leaklab.load import LoadPlan, LocustRun, check_ready, stack_plan
@@ -170,6 +171,10 @@ class Talk:
             run.stop(locust, at_least=MIN_LOAD_SECONDS)
         result = for_scenarios(run.decide(self.prometheus, STACK_APPS), self.scenarios)
         shown = told_only(result, self.scenarios)  # the story's; check.json keeps them all
+        # a memory LEAK told (the memo): a memory window names where it was allocated
+        urls = {app.name: self.state.url(app.name) for app in shown.apps}
+        paths = [s.endpoint for s in self.scenarios]
+        memory_sites.locate(shown, urls, self.state.admin_token, paths)
         self.console.print(verdict_table(shown))
         for line in origin_sentences(shown):  # each LEAK: the line that made its objects
             self.console.print(line, highlight=False)
