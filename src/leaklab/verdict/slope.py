@@ -68,15 +68,16 @@ def block_bootstrap(
     seed: int,
     level: float = 0.95,
 ) -> tuple[float, float, float, int]:
-    """The slope's percentile interval, standard deviation and the block length, from
-    moving-block resampled residuals (blocks keep their autocorrelation)."""
+    """The slope's percentile interval, standard deviation and the textbook block length
+    (the independent blocks are counted in it), from moving-block resampled residuals
+    (blocks keep their autocorrelation)."""
     n = len(x)
     fitted = np.empty(n)
     for s in np.unique(seg):
         m = seg == s
         fitted[m] = np.median(y[m] - slope * x[m]) + slope * x[m]
     residuals = y - fitted
-    block = block_length(residuals)
+    block, base = resampled_block(n), textbook_block(n)
     starts = np.arange(0, n - block + 1)
     rng = np.random.default_rng(seed)
     i, j = np.triu_indices(n, k=1)
@@ -95,22 +96,31 @@ def block_bootstrap(
     tail = (1 - level) / 2
     low, high = np.quantile(slopes, [tail, 1 - tail])
     # with few blocks the bootstrap's own spread is uncertain: the interval is at least
-    # Student's t on the blocks times it (percentiles alone covered 1 KiB in 7 of 10)
+    # Student's t on the blocks resampled times it (percentiles alone covered 1 KiB in 7 of
+    # 10). The looks count the textbook blocks (Fit.blocks): at a look's share of ALPHA, t on
+    # so few would be several normal quantiles, and their false-alarm rate is the noise
+    # model's to check
     sd = float(np.std(slopes))
     half = float(student.isf(tail, max(n / block - 1, 1.0))) * sd
-    return float(min(low, slope - half)), float(max(high, slope + half)), sd, block
+    return float(min(low, slope - half)), float(max(high, slope + half)), sd, base
 
 
-MIN_BLOCKS = 6  # a block is never so long that fewer remain: their spread is the interval
+MIN_BLOCKS = 6  # a resampled block is never so long that fewer remain
 
 
-def block_length(residuals: Array) -> int:
-    """The bootstrap's block: twice the textbook n^(1/3) points where at least MIN_BLOCKS
-    blocks remain. A run's RSS is autocorrelated well past n^(1/3) points (the fixed app's
-    residuals: 0.41 at lag 5 of 65), and blocks that cut it short make the interval too
-    narrow: 95 % intervals covered the true slope in 173 of 200 replays, 184 with this."""
-    n = len(residuals)
-    base = max(2, int(round(n ** (1 / 3))))
+def textbook_block(n: int) -> int:
+    """n^(1/3) points: the block whose count of blocks Student's t and the looks take as
+    the independent pieces of the residuals."""
+    return max(2, int(round(n ** (1 / 3))))
+
+
+def resampled_block(n: int) -> int:
+    """The block the bootstrap resamples: twice the textbook one where at least MIN_BLOCKS
+    remain. A run's RSS is autocorrelated past n^(1/3) points (the fixed app's residuals:
+    0.41 at lag 5 of 65), and a moving-block bootstrap whose blocks cut that short
+    underestimates the slope's spread: 95 % intervals covered the true slope in 173 of 200
+    replays, 184 with this and Student's t on these blocks (bench/detection.py)."""
+    base = textbook_block(n)
     return max(base, min(2 * base, n // MIN_BLOCKS))
 
 
