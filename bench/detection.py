@@ -153,6 +153,7 @@ def time_to_leak(
     )
     found: dict[str, list[tuple[float, float]]] = {}
     fixed_verdicts: list[str] = []
+    fixed_leaks: list[str] = []
     for scenario, name in COUNT_LEAKS.items():
         resource = next(r for r in CONTRACT if r.name == name)
         found[name] = []
@@ -164,7 +165,13 @@ def time_to_leak(
             hit = first_leak(leaky.resources[name], prefix_rules(leaky, resource), window.times)
             if hit:
                 found[name].append(hit)
-            fixed_verdicts += [d.verdict.value for d in decide_app(fixed, CONTRACT).values()]
+            decided = decide_app(fixed, CONTRACT)
+            fixed_verdicts += [d.verdict.value for d in decided.values()]
+            fixed_leaks += [
+                f"{scenario} run {run}, {n}: {d.reason}"
+                for n, d in decided.items()
+                if d.verdict is Verdict.LEAK
+            ]
     medians: dict[str, float | None] = {
         name: statistics.median(h[0] for h in hits) if hits else None
         for name, hits in found.items()
@@ -184,6 +191,8 @@ def time_to_leak(
         f"{fixed_verdicts.count('UNDECIDED')} UNDECIDED, "
         f"{fixed_verdicts.count('NO LEAK')} NO LEAK of {len(fixed_verdicts)}"
     )
+    for line in fixed_leaks:
+        print(f"     LEAK in {line}")
     return medians
 
 

@@ -23,6 +23,7 @@ from leaklab.verdict.stats import Verdict
 from leaklab.watch.counting import RequestCounter
 from leaklab.watch.options import LeakOptions, OptionError, add_arguments, read
 from leaklab.watch.watcher import NothingToJudge, Watcher
+from leaklab.watch.windows import WindowAsker
 
 log = logging.getLogger("leaklab")
 
@@ -33,7 +34,7 @@ class Plugin:
     def __init__(self) -> None:
         self.counter = RequestCounter()
         self.watcher: Watcher | None = None
-        self.reader: gevent.Greenlet[[Watcher], None] | None = None
+        self.reader: gevent.Greenlet[[Watcher, WindowAsker], None] | None = None
         self.result: CheckResult | None = None
         self.options: LeakOptions | None = None
         self.error: str | None = None
@@ -81,9 +82,10 @@ class Plugin:
             return
         self.error, self.result = None, None
         self.watcher = Watcher(self.options, self.counter.totals)
-        self.reader = gevent.spawn(self._read, self.watcher)
+        asker = WindowAsker(self.options.metrics, self.options.probe_token)
+        self.reader = gevent.spawn(self._read, self.watcher, asker)
 
-    def _read(self, watcher: Watcher) -> None:
+    def _read(self, watcher: Watcher, asker: WindowAsker) -> None:
         while True:
             started = gevent.get_hub().loop.now()
             try:
@@ -92,6 +94,7 @@ class Plugin:
                 self.error = str(exc)
                 log.error("leaklab: %s", exc)
                 return
+            asker.poll(self.decide)  # once memory reads LEAK: where it is allocated
             elapsed = gevent.get_hub().loop.now() - started
             gevent.sleep(max(watcher.options.step - elapsed, 0.0))
 

@@ -76,6 +76,14 @@ def add_arguments(parser: Any) -> None:
     group.add_argument(
         "--leak-phase", type=float, default=10.0, metavar="SECONDS", help="Seconds per phase [10]"
     )
+    parser.add_argument(  # the parser's own: a group's takes no include_in_web_ui
+        "--leak-probe-token",
+        default="",
+        metavar="TOKEN",
+        include_in_web_ui=False,
+        help="The target's LEAKLAB_PROBE_TOKEN (leaklab.probe): on a memory LEAK, ask each "
+        "--leak-metrics app for a memory window, so the verdict names the allocation sites",
+    )
 
 
 class OptionError(ValueError):
@@ -102,6 +110,7 @@ class LeakOptions:
     fail_on_undecided: bool
     mix: str
     phase: float
+    probe_token: str = ""
 
     @property
     def enabled(self) -> bool:
@@ -151,4 +160,5 @@ def read(options: argparse.Namespace | None) -> LeakOptions:
         fail_on_undecided=bool(get.get("leak_fail_on_undecided", False)),
         mix=mix,
         phase=phase,
+        probe_token=str(get.get("leak_probe_token") or ""),
     )

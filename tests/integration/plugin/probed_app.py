@@ -3,6 +3,7 @@ leaklab (the middleware) or none (the Gunicorn hooks in probed_gunicorn.conf.py)
 
     /steady   does some work and keeps nothing
     /files    opens a file per call and keeps it open (a leak of fds)
+    /memory   keeps KEPT bytes per call in a module list (a leak of memory)
     /metrics  prometheus_client's default registry, or its multiprocess files when
               PROMETHEUS_MULTIPROC_DIR is set (Gunicorn with several workers)
 """
@@ -21,7 +22,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 import leaklab.probe
 
+KEPT = 32768
 _files: list[IO[str]] = []
+_kept: list[bytes] = []
 _calls = itertools.count()
 _dir = tempfile.mkdtemp(prefix="leaklab-probed-")
 
@@ -41,6 +44,11 @@ def create(probe: bool = True) -> Flask:
         handle.write("called\n")
         _files.append(handle)  # kept open forever
         return {"open": len(_files)}
+
+    @app.get("/memory")
+    def memory() -> dict[str, int]:
+        _kept.append(os.urandom(KEPT))  # kept forever
+        return {"kept": len(_kept)}
 
     @app.get("/metrics")
     def metrics() -> Response:

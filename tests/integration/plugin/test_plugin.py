@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 from target_server import start
-from test_probed_app import files_line
+from test_probed_app import files_line, memory_line
 
 from leaklab.paths import REPO
 from leaklab.stack.process import free_port
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 RUN_TIME = "40s"
 KEPT = 4096  # target_app.KEPT: bytes /memory keeps per call
+TOKEN = "plugin-test-probe-token"  # the probed app's LEAKLAB_PROBE_TOKEN, given to the plugin
 SCHEMA = json.loads((REPO / "docs" / "check.schema.json").read_text())
 
 
@@ -37,6 +38,7 @@ class Case:
     paths: str
     extra: tuple[str, ...] = ()
     app: str = "target_app:app"
+    env: dict[str, str] | None = None
 
 
 CASES = {
@@ -44,8 +46,14 @@ CASES = {
     "steady": Case("/steady"),
     "cached": Case("/cached"),  # a bounded cache: fills, then plateaus
     "distributed": Case("/memory", ("--processes", "2")),
-    # leaklab.probe's one line in the app (probed_app.py): the verdict names the line
-    "probed": Case("/files,/steady", app="probed_app:create()"),
+    # leaklab.probe's one line in the app (probed_app.py): the verdicts name the lines, the
+    # memory's from a window the plugin asks for once memory reads LEAK
+    "probed": Case(
+        "/files,/memory,/steady",
+        ("--leak-probe-token", TOKEN),
+        app="probed_app:create()",
+        env={"LEAKLAB_PROBE_TOKEN": TOKEN},
+    ),
 }
 
 
@@ -65,7 +73,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     apps, locusts = [], {}
     try:
         for name, case in CASES.items():
-            proc, url = start(tmp / f"{name}-app.log", name, case.app)
+            proc, url = start(tmp / f"{name}-app.log", name, case.app, env=case.env)
             apps.append(proc)
             argv = [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--host", url]
             argv += ["--headless", "-u", "20", "-r", "20", "-t", RUN_TIME, "--only-summary"]
@@ -125,6 +133,19 @@ def test_with_the_probe_the_fd_leak_names_the_line_that_opens_the_files(
     assert (top["where"], top["endpoint"]) == (files_line(), "/files"), fds["origins"]
     assert top["count"] > 100 and top["growth"] > 100, top
     assert f"target fds: LEAK, made at {files_line().split()[0]}" in run.output, run.output[-3000:]
+
+
+def test_with_the_probe_and_its_token_the_memory_leak_names_where_it_was_allocated(
+    runs: dict[str, Run],
+) -> None:
+    run = runs["probed"]
+    rss = run.resource("rss")
+    assert rss["verdict"] == "LEAK", rss
+    assert "asked" in run.output and "for a memory window" in run.output, run.output[-3000:]
+    top = rss["origins"][0]
+    assert (top["where"], top["endpoint"]) == (memory_line(), None), rss["origins"]
+    assert top["growth"] > 20 * 32768, top  # bytes still live from the window's calls
+    assert f"allocated at {memory_line().split()[0]}" in run.output, run.output[-3000:]
 
 
 def test_a_steady_app_passes(runs: dict[str, Run]) -> None:
