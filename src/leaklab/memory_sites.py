@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,6 +32,25 @@ WINDOW_SECONDS = 2.0
 CLIENTS = 8  # concurrent, kept-alive: a load's worth, so every worker serves during its window
 MAX_REQUESTS = 4000  # the burst's bound, whatever happens
 TICK_MARGIN = 3.0  # seconds past the window: each worker looks for the request every second
+
+
+def ask_window(url: str, token: str, seconds: float = WINDOW_SECONDS) -> str | None:
+    """Ask the app at `url` (any URL of it: its /metrics will do) for a memory window in
+    every worker; None when it was taken, else why not, in a few words."""
+    parts = urlsplit(url)
+    endpoint = f"{parts.scheme}://{parts.netloc}{WINDOW_PATH}"
+    try:
+        response = requests.post(
+            endpoint,
+            params={"seconds": f"{seconds:g}"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except requests.RequestException as exc:
+        return f"{endpoint}: {exc.__class__.__name__}"
+    if response.status_code != 202:
+        return f"{endpoint} answered {response.status_code} (no leaklab.probe, or another token)"
+    return None
 
 
 def window_end(url: str) -> float:
@@ -76,16 +96,7 @@ def allocation_sites(
     """The app's allocation sites over one window with load at `paths` (None: the app has no
     probe, refused the token, or no window closed in time)."""
     asked = time.time()
-    try:
-        response = requests.post(
-            f"{url}{WINDOW_PATH}",
-            params={"seconds": f"{seconds:g}"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-    except requests.RequestException:
-        return None
-    if response.status_code != 202:
+    if ask_window(url, token, seconds) is not None:
         return None
     stop = threading.Event()
     burst = threading.Thread(target=_burst_until, args=(url, paths, stop), daemon=True)

@@ -13,18 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
-import requests
-
-from leaklab.probe.demand import WINDOW_PATH
+from leaklab.memory_sites import ask_window
 from leaklab.scenarios import SCENARIOS
 from leaklab.verdict.check import CheckResult
 from leaklab.verdict.stats import Verdict
 
 log = logging.getLogger("leaklab")
 
-WINDOW_SECONDS = 2.0
 LOOK_EVERY = 5.0  # seconds between looks at the verdicts (each look fits every resource)
 
 
@@ -40,25 +36,6 @@ def memory_leaks(result: CheckResult) -> list[str]:
             and source.allocations
         }
     )
-
-
-def ask(metrics_url: str, token: str, seconds: float = WINDOW_SECONDS) -> str | None:
-    """POST the memory-window request to the app behind a metrics URL; None when it was
-    taken, else why not, in a few words."""
-    parts = urlsplit(metrics_url)
-    url = f"{parts.scheme}://{parts.netloc}{WINDOW_PATH}"
-    try:
-        response = requests.post(
-            url,
-            params={"seconds": f"{seconds:g}"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=5,
-        )
-    except requests.RequestException as exc:
-        return f"{url}: {exc.__class__.__name__}"
-    if response.status_code != 202:
-        return f"{url} answered {response.status_code} (no leaklab.probe, or another token)"
-    return None
 
 
 class WindowAsker:
@@ -80,7 +57,7 @@ class WindowAsker:
             return
         self.asked = True
         for url in self.metrics:
-            why = ask(url, self.token)
+            why = ask_window(url, self.token)
             if why is None:
                 log.info("leaklab: %s LEAK: asked %s for a memory window", ", ".join(leaking), url)
             else:
