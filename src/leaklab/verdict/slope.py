@@ -106,7 +106,7 @@ def block_bootstrap(
     # 10), that spread inflated by m / (m - 2): the residuals are about a level and a slope
     # fitted to the same blocks, which absorb two blocks' worth of their variation (the
     # endpoints' n / (n - p)). Without it 168 of 200 replays of one recording were covered,
-    # 184 with it. The looks keep the textbook blocks' spread and count (Fit.blocks): the
+    # 180 with it. The looks keep the textbook blocks' spread and count (Fit.blocks): the
     # longer blocks' spread left a plugin run's fd leak (268 per 1,000) UNDECIDED, and the
     # looks' false-alarm rate is the noise model's to check
     sd = float(np.std(slopes))
@@ -130,7 +130,8 @@ def resampled_block(n: int) -> int:
     remain. A run's RSS is autocorrelated past n^(1/3) points (the fixed app's residuals:
     0.41 at lag 5 of 65), and a moving-block bootstrap whose blocks cut that short
     underestimates the slope's spread: 95 % intervals covered the true slope in 173 of 200
-    replays, 184 with this and Student's t on these blocks (bench/detection.py)."""
+    replays of one recording, 188 with this, Student's t on these blocks and the inflation
+    in block_bootstrap (bench/detection.py)."""
     base = textbook_block(n)
     return max(base, min(2 * base, n // MIN_BLOCKS))
 
