@@ -121,6 +121,12 @@ def allocation_sites(
         return None
 
 
+def allocated(resource: str) -> bool:
+    """Whether allocation sites explain the resource (RSS, a heap), as the registry says."""
+    source = SCENARIOS.origins(resource)
+    return source is not None and source.allocations
+
+
 Groups = dict[tuple[str, ...], list[str]]  # endpoints to load -> the resources they locate
 
 
@@ -133,8 +139,7 @@ def unlocated(result: CheckResult, paths: Sequence[str]) -> dict[str, Groups]:
     own = {leak.resource: s.endpoint for s in SCENARIOS for leak in s.leaks}
     for app in result.apps:
         for name, decision in app.decisions.items():
-            source = SCENARIOS.origins(name)
-            if decision.verdict is not Verdict.LEAK or source is None or not source.allocations:
+            if decision.verdict is not Verdict.LEAK or not allocated(name):
                 continue
             if any(o.unit == "bytes" for o in app.origins.get(name, [])):
                 continue

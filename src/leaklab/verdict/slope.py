@@ -55,8 +55,8 @@ def theil_sen(x: Array, y: Array, seg: NDArray[np.int64] | None = None) -> float
 def block_bootstrap_ci(
     x: Array, y: Array, seg: NDArray[np.int64], slope: float, seed: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile interval of the slope from moving-block resampled residuals."""
-    low, high, _sd, _block = block_bootstrap(x, y, seg, slope, seed, level)
+    """The slope's interval alone (the late half's: no look reads its spread)."""
+    low, high, _sd, _block = block_bootstrap(x, y, seg, slope, seed, level, for_looks=False)
     return low, high
 
 
@@ -67,10 +67,11 @@ def block_bootstrap(
     slope: float,
     seed: int,
     level: float = 0.95,
+    for_looks: bool = True,
 ) -> tuple[float, float, float, int]:
-    """The slope's 95 % interval, its standard deviation for the looks and the textbook
-    block length (the looks count independent blocks in it), from moving-block resampled
-    residuals (blocks keep their autocorrelation)."""
+    """The slope's 95 % interval, its standard deviation for the looks (not computed, 0,
+    unless for_looks) and the textbook block length (the looks count independent blocks in
+    it), from moving-block resampled residuals (blocks keep their autocorrelation)."""
     n = len(x)
     fitted = np.empty(n)
     for s in np.unique(seg):
@@ -83,10 +84,13 @@ def block_bootstrap(
     i, j = i[same], j[same]
     dx = x[j] - x[i]
 
-    def slopes_of(block: int) -> Array:
-        """BOOTSTRAP slopes of the fitted line plus residuals resampled in blocks."""
+    def slopes_of(block: int, wanted: bool = True) -> Array:
+        """BOOTSTRAP slopes of the fitted line plus residuals resampled in blocks (drawn
+        even when not wanted: the draws that follow stay the same)."""
         starts = np.arange(0, n - block + 1)
         chosen = rng.choice(starts, size=(BOOTSTRAP, -(-n // block)))  # one draw per resample
+        if not wanted:
+            return np.zeros(BOOTSTRAP)
         index = (chosen[:, :, None] + np.arange(block)).reshape(BOOTSTRAP, -1)[:, :n]
         ystar = fitted + residuals[index]
         out = np.empty(BOOTSTRAP)
@@ -97,7 +101,7 @@ def block_bootstrap(
         return out
 
     base, block = textbook_block(n), resampled_block(n)
-    looks = slopes_of(base)
+    looks = slopes_of(base, wanted=for_looks or block == base)
     slopes = looks if block == base else slopes_of(block)
     tail = (1 - level) / 2
     low, high = np.quantile(slopes, [tail, 1 - tail])

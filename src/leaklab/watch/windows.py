@@ -14,8 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from leaklab.memory_sites import ask_window
-from leaklab.scenarios import SCENARIOS
+from leaklab.memory_sites import allocated, ask_window
 from leaklab.verdict.check import CheckResult
 from leaklab.verdict.stats import Verdict
 
@@ -31,9 +30,7 @@ def memory_leaks(result: CheckResult) -> list[str]:
             name
             for app in result.apps
             for name, decision in app.decisions.items()
-            if decision.verdict is Verdict.LEAK
-            and (source := SCENARIOS.origins(name)) is not None
-            and source.allocations
+            if decision.verdict is Verdict.LEAK and allocated(name)
         }
     )
 
